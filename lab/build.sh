@@ -40,7 +40,7 @@ k8s_ldflags() {
 build_k8s() {
 	local arch=$1; shift
 	local out=$CACHE/bin/$arch k
-	k=$(key "k8s-$arch-$*" "$LAB_DIR/go.mod" "$LAB_DIR/go.sum" "$LAB_DIR/pause/main.go")
+	k=$(key "k8s-$arch-$*" "$LAB_DIR/go.mod" "$LAB_DIR/go.sum" "$LAB_DIR/pause/main.go" "$LAB_DIR/labcri/main.go")
 	if fresh "k8s-$arch" "$k"; then log "k8s $arch programs: cached in $out"; return; fi
 	mkdir -p "$out"
 	local ldf pkgs=() want_e2e=0 p t0=$SECONDS
@@ -52,6 +52,7 @@ build_k8s() {
 		go-runner) pkgs+=(k8s.io/kubernetes/test/conformance/image/go-runner) ;;
 		agnhost) pkgs+=(k8s.io/kubernetes/test/images/agnhost) ;;
 		pause) pkgs+=(github.com/confrun/confrun/lab/pause) ;;
+		labcri) pkgs+=(github.com/confrun/confrun/lab/labcri) ;;
 		*) pkgs+=("k8s.io/kubernetes/cmd/$p") ;;
 		esac
 	done
@@ -80,13 +81,14 @@ build_aux() {
 	log "built $name in $((SECONDS - t0))s"
 }
 
-HOST_PROGRAMS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl ginkgo go-runner agnhost pause e2e.test"
+HOST_PROGRAMS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl ginkgo go-runner agnhost pause labcri e2e.test"
 IMAGE_PROGRAMS="kubectl ginkgo go-runner agnhost pause e2e.test"
 
 build_all() {
 	local t0=$SECONDS
 	build_k8s amd64 $HOST_PROGRAMS
-	build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64
+	build_aux coredns "$LAB_DIR/third/coredns" . coredns "amd64 mips64le"
+	build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64
 	AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" \
 		build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le"
 	build_k8s mips64le $IMAGE_PROGRAMS
@@ -99,7 +101,8 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	k8s) build_k8s amd64 $HOST_PROGRAMS ;;
 	mips) build_k8s mips64le $IMAGE_PROGRAMS ;;
 	sonobuoy) AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le" ;;
-	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64 ;;
+	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns "amd64 mips64le" ;;
+	imgtool) build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64 ;;
 	*) die "usage: $0 [all|k8s|mips|sonobuoy|coredns]" ;;
 	esac
 fi

@@ -672,12 +672,14 @@ cmd_status() {
 main() {
 	[[ $(id -u) == 0 ]] || die "the lab needs root"
 	case ${1:-} in
-	build) mkdir -p "$STATE" "$LOGS"; ensure_packages; build_all ;;
+	build) mkdir -p "$STATE" "$LOGS"; ensure_packages; ensure_busybox_mips; build_all ;;
+	packages) mkdir -p "$STATE" "$LOGS"; ensure_packages; ensure_busybox_mips ;;
 	up) cmd_up ;;
 	down) cmd_down ;;
 	status) cmd_status ;;
 	e2e-sample) shift; source "$LAB_DIR/e2e-sample.sh"; e2e_sample "$@" ;;
-	*) die "usage: $0 build|up|down|status|e2e-sample" ;;
+	check) source "$LAB_DIR/check.sh"; lab_check ;;
+	*) die "usage: $0 build|up|down|status|e2e-sample [NAME [FOCUS]]|check" ;;
 	esac
 }
 

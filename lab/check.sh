@@ -1,0 +1,70 @@
+# Sourced by lab.sh: lab_check checks the lab's done-when items against the
+# running lab (bringing it up first when LAB_CHECK_UP=1) and, with
+# CHECK_DOWN=1, that lab-down leaves no process, mount, link, route or chain.
+
+CHECK_FAILS=0
+ok() { printf 'ok   %s\n' "$*"; }
+fail() { printf 'FAIL %s\n' "$*"; CHECK_FAILS=$((CHECK_FAILS + 1)); }
+
+check_pod() {
+	local n=$1 img=$2 pod=lab-check-${1#lab-}
+	kc delete pod "$pod" --ignore-not-found --wait=true >/dev/null 2>&1
+	kc run "$pod" --image="$img" --image-pull-policy=IfNotPresent --restart=Never \
+		--overrides="{\"spec\":{\"nodeName\":\"$n\",\"terminationGracePeriodSeconds\":1}}" \
+		--command -- sh -c 'echo hello-from-$(hostname); exec sleep 3600' >/dev/null
+	if kc wait --for=condition=Ready "pod/$pod" --timeout=120s >/dev/null 2>&1; then
+		ok "pod $pod ($img) runs on $n"
+	else
+		fail "pod $pod did not become Ready on $n: $(kc get pod "$pod" -o jsonpath='{.status.containerStatuses[0].state}' 2>&1)"
+		return
+	fi
+	local out
+	out=$(kc logs "$pod" 2>&1) && [[ $out == "hello-from-$pod" ]] && ok "kubectl logs $pod" || fail "kubectl logs $pod: $out"
+	out=$(kc exec "$pod" -- cat /proc/self/cgroup 2>&1) && [[ -n $out ]] && ok "kubectl exec $pod" || fail "kubectl exec $pod: $out"
+	out=$(kc exec "$pod" -- nslookup kubernetes.default.svc.cluster.local 2>&1) && [[ $out == *"$KUBERNETES_SVC_IP"* ]] &&
+		ok "cluster DNS from $pod" || fail "cluster DNS from $pod: $out"
+	out=$(kc exec "$pod" -- nslookup example.com 2>&1) && fail "an outside name resolved from $pod: $out" ||
+		ok "outside names do not resolve from $pod (no forwarding)"
+	kc delete pod "$pod" --wait=false >/dev/null 2>&1
+}
+
+check_down() {
+	cmd_down >/dev/null 2>&1 || fail "lab-down exited non-zero"
+	local left
+	left=$(ls "$PIDS"/*.pid 2>/dev/null || true)
+	[[ -z $left ]] && ok "no pidfiles left" || fail "pidfiles left: $left"
+	left=$(for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' <"$f" 2>/dev/null | grep -E "$CACHE/bin|$VAR|$RUN" || true; done | grep -v grep || true)
+	[[ -z $left ]] && ok "no lab process left" || fail "processes left: $left"
+	left=$(awk -v a="$VAR" -v b="$RUN" '$5 ~ "^"a || $5 ~ "^"b {print $5}' /proc/self/mountinfo)
+	[[ -z $left ]] && ok "no mount left" || fail "mounts left: $left"
+	left=$(ip -o link show | awk -F': ' '{print $2}' | grep -E '^(crlab|veth)' || true)
+	[[ -z $left ]] && ok "no link left" || fail "links left: $left"
+	ip netns list | grep -q "$NODE2_NS" && fail "netns $NODE2_NS left" || ok "no netns left"
+	ip route show | grep -q '10\.213\.' && fail "routes left: $(ip route show | grep '10\.213\.')" || ok "no route left"
+	iptables -w -S 2>/dev/null | grep -qE "$FWD_CHAIN|KUBE-" && fail "iptables chains left" || ok "no iptables chain left (filter)"
+	iptables -w -t nat -S 2>/dev/null | grep -qE 'KUBE-|CNI-' && fail "nat chains left" || ok "no iptables chain left (nat)"
+}
+
+lab_check() {
+	if ! all_running; then
+		[[ ${LAB_CHECK_UP:-0} == 1 ]] || die "the lab is not running: make lab-up (or LAB_CHECK_UP=1)"
+		cmd_up
+	fi
+	local out n
+	out=$(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+	for n in $NODES; do [[ $out == *"$n=True"* ]] && ok "node $n Ready" || fail "node $n not Ready ($out)"; done
+	out=$(kc version -o json)
+	[[ $(jq -r .clientVersion.gitVersion <<<"$out") == "$K8S_VERSION" ]] && ok "kubectl $K8S_VERSION" || fail "client version: $out"
+	[[ $(jq -r .serverVersion.gitVersion <<<"$out") == "$K8S_VERSION" ]] && ok "server $K8S_VERSION" || fail "server version: $out"
+	for n in $NODES; do
+		out=$(kc get node "$n" -o jsonpath='{.status.nodeInfo.kubeletVersion}')
+		[[ $out == "$K8S_VERSION" ]] && ok "kubelet on $n $out" || fail "kubelet on $n: $out"
+	done
+	local img
+	img=$(image_ref busybox)
+	[[ $img == 127.0.0.1:* ]] && ok "lab busybox image $img" || fail "no busybox in images.json"
+	for n in $NODES; do check_pod "$n" "$img"; done
+	[[ ${CHECK_DOWN:-0} == 1 ]] && check_down
+	if ((CHECK_FAILS)); then echo "lab-check: $CHECK_FAILS check(s) failed"; return 1; fi
+	echo "lab-check: all checks passed"
+}
