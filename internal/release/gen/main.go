@@ -32,6 +32,8 @@ type extractor struct {
 
 var extractors = []extractor{
 	{"conformance.yaml", copyFile("test/conformance/testdata/conformance.yaml", "conformance.yaml")},
+	{"images.json", extractImages},
+	{"baseimages.json", extractImageSources},
 }
 
 func main() {
