@@ -618,9 +618,22 @@ unmount_all() {
 	for m in $(awk -v a="$VAR" -v b="$RUN" '$5 ~ "^"a || $5 ~ "^"b {print $5}' /proc/self/mountinfo | sort -r); do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "warning: could not unmount $m"
 	done
-	# Pod network namespaces created by our containerds.
-	for m in $(awk '$5 ~ "^/run/netns/cni-" {print $5}' /proc/self/mountinfo); do
-		: # only ours are removed by remove_pods; left alone here if another runtime owns them
+}
+
+# The CNI portmap plugin leaves its top-level CNI-HOSTPORT-* chains behind;
+# the lab is the only CNI user on this machine, so they are ours.
+cni_chains_cleanup() {
+	local t rule c
+	for t in nat filter; do
+		iptables -w -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j CNI-' | while read -r rule; do
+			eval "iptables -w -t $t ${rule/-A /-D }" 2>/dev/null || true
+		done
+		for c in $(iptables -w -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ {print $2}'); do
+			iptables -w -t "$t" -F "$c" 2>/dev/null || true
+		done
+		for c in $(iptables -w -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ {print $2}'); do
+			iptables -w -t "$t" -X "$c" 2>/dev/null || true
+		done
 	done
 }
 
@@ -637,6 +650,7 @@ cmd_down() {
 	for p in "$PIDS"/*.pid; do [[ -e $p ]] && stop "$(basename "$p" .pid)"; done
 	# kube-proxy's iptables rules in the host namespace (node-2's die with its namespace).
 	[[ -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+	cni_chains_cleanup
 	unmount_all
 	net_down
 	# Fresh cluster state next time; keep containerd image content and the registry.
@@ -663,6 +677,7 @@ cmd_status() {
 		echo "nodes:"; kc get nodes -o wide | sed 's/^/  /'
 		echo "kube-system pods:"; kc -n kube-system get pods -o wide | sed 's/^/  /'
 		[[ -f $STATE/env ]] && { echo "env ($STATE/env):"; sed 's/^/  /' "$STATE/env"; }
+		all_running || { echo "lab: some components are not running"; return 1; }
 	else
 		echo "apiserver: not reachable"
 		return 1
@@ -683,4 +698,4 @@ main() {
 	esac
 }
 
-main "$@"
+[[ ${LAB_SOURCE_ONLY:-0} == 1 ]] || main "$@"
