@@ -33,7 +33,7 @@ check_down() {
 	local left
 	left=$(ls "$PIDS"/*.pid 2>/dev/null || true)
 	[[ -z $left ]] && ok "no pidfiles left" || fail "pidfiles left: $left"
-	left=$(for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' <"$f" 2>/dev/null | grep -E "$CACHE/bin|$VAR|$RUN" || true; done | grep -v grep || true)
+	left=$(for f in /proc/[0-9]*/cmdline; do tr "\\0" " " 2>/dev/null <"$f" | grep -E "$CACHE/bin|$VAR|$RUN" || true; done | grep -v grep || true)
 	[[ -z $left ]] && ok "no lab process left" || fail "processes left: $left"
 	left=$(awk -v a="$VAR" -v b="$RUN" '$5 ~ "^"a || $5 ~ "^"b {print $5}' /proc/self/mountinfo)
 	[[ -z $left ]] && ok "no mount left" || fail "mounts left: $left"
@@ -41,7 +41,7 @@ check_down() {
 	[[ -z $left ]] && ok "no link left" || fail "links left: $left"
 	ip netns list | grep -q "$NODE2_NS" && fail "netns $NODE2_NS left" || ok "no netns left"
 	ip route show | grep -q '10\.213\.' && fail "routes left: $(ip route show | grep '10\.213\.')" || ok "no route left"
-	iptables -w -S 2>/dev/null | grep -qE "$FWD_CHAIN|KUBE-" && fail "iptables chains left" || ok "no iptables chain left (filter)"
+	{ iptables -w -S; iptables -w -t mangle -S; ip6tables -w -S; } 2>/dev/null | grep -qE "$FWD_CHAIN|KUBE-" && fail "iptables chains left" || ok "no iptables chain left (filter)"
 	iptables -w -t nat -S 2>/dev/null | grep -qE 'KUBE-|CNI-' && fail "nat chains left" || ok "no iptables chain left (nat)"
 }
 

@@ -205,8 +205,8 @@ EOF
 
 # ---------------------------------------------------------------- network
 net_up() {
+	[[ -f $STATE/ip_forward.orig ]] || cat /proc/sys/net/ipv4/ip_forward >"$STATE/ip_forward.orig"
 	sysctl -qw net.ipv4.ip_forward=1
-	[[ -f $STATE/ip_forward.orig ]] || echo "$(cat /proc/sys/net/ipv4/ip_forward)" >"$STATE/ip_forward.orig"
 	sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || log "warning: br_netfilter sysctls missing"
 	if ! ip link show $NODE_BRIDGE >/dev/null 2>&1; then
 		ip link add $NODE_BRIDGE type bridge
@@ -607,8 +607,8 @@ kill_shims() {
 	local f pid cmd
 	for f in /proc/[0-9]*/cmdline; do
 		pid=${f#/proc/}; pid=${pid%/cmdline}
-		cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
-		[[ $cmd == *containerd-shim* && $cmd == *"-address $RUN/"* ]] && kill -KILL "$pid" 2>/dev/null || true
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
+		if [[ $cmd == *containerd-shim* && $cmd == *"-address $RUN/"* ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
 	done
 }
 
@@ -620,19 +620,24 @@ unmount_all() {
 	done
 }
 
-# The CNI portmap plugin leaves its top-level CNI-HOSTPORT-* chains behind;
-# the lab is the only CNI user on this machine, so they are ours.
-cni_chains_cleanup() {
-	local t rule c
-	for t in nat filter; do
-		iptables -w -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j CNI-' | while read -r rule; do
-			eval "iptables -w -t $t ${rule/-A /-D }" 2>/dev/null || true
-		done
-		for c in $(iptables -w -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ {print $2}'); do
-			iptables -w -t "$t" -F "$c" 2>/dev/null || true
-		done
-		for c in $(iptables -w -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ {print $2}'); do
-			iptables -w -t "$t" -X "$c" 2>/dev/null || true
+# The kubelet (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT) and the
+# CNI portmap plugin (CNI-HOSTPORT-*) leave chains behind in the host
+# namespace, in iptables and ip6tables; the lab is the only kubelet and CNI
+# user on this machine, so they are ours. kube-proxy --cleanup ran before.
+chains_cleanup() {
+	local ipt t rule c
+	for ipt in iptables ip6tables; do
+		command -v $ipt >/dev/null || continue
+		for t in filter nat mangle; do
+			{ $ipt -w -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j (KUBE|CNI)-' || true; } | while read -r rule; do
+				eval "$ipt -w -t $t ${rule/-A /-D }" 2>/dev/null || true
+			done
+			for c in $($ipt -w -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}'); do
+				$ipt -w -t "$t" -F "$c" 2>/dev/null || true
+			done
+			for c in $($ipt -w -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}'); do
+				$ipt -w -t "$t" -X "$c" 2>/dev/null || true
+			done
 		done
 	done
 }
@@ -647,10 +652,10 @@ cmd_down() {
 	kill_shims
 	for p in kube-scheduler kube-controller-manager kube-apiserver etcd registry-127-0-0-1 "registry-${APISERVER_IP//./-}"; do stop "$p"; done
 	# Any other pidfile is ours too.
-	for p in "$PIDS"/*.pid; do [[ -e $p ]] && stop "$(basename "$p" .pid)"; done
+	for p in "$PIDS"/*.pid; do if [[ -e $p ]]; then stop "$(basename "$p" .pid)"; fi; done
 	# kube-proxy's iptables rules in the host namespace (node-2's die with its namespace).
 	[[ -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-	cni_chains_cleanup
+	chains_cleanup
 	unmount_all
 	net_down
 	# Fresh cluster state next time; keep containerd image content and the registry.
