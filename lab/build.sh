@@ -87,7 +87,7 @@ IMAGE_PROGRAMS="kubectl ginkgo go-runner agnhost pause e2e.test"
 build_all() {
 	local t0=$SECONDS
 	build_k8s amd64 $HOST_PROGRAMS
-	build_aux coredns "$LAB_DIR/third/coredns" . coredns "amd64 mips64le"
+	build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64
 	build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64
 	AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" \
 		build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le"
@@ -101,7 +101,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	k8s) build_k8s amd64 $HOST_PROGRAMS ;;
 	mips) build_k8s mips64le $IMAGE_PROGRAMS ;;
 	sonobuoy) AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le" ;;
-	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns "amd64 mips64le" ;;
+	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64 ;;
 	imgtool) build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64 ;;
 	*) die "usage: $0 [all|k8s|mips|sonobuoy|coredns]" ;;
 	esac

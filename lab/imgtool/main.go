@@ -64,6 +64,8 @@ type file struct {
 
 type spec struct {
 	name, upstream, repo, tag string
+	// arches overrides the default platforms (lab infrastructure only).
+	arches []string
 	// layers returns the layers (bottom first) for one architecture.
 	layers func(arch string) ([][]file, error)
 	config func(arch string) v1.Config
@@ -130,7 +132,7 @@ func run(o options) error {
 			return err
 		}
 		var plats []string
-		for _, a := range arches {
+		for _, a := range s.platforms() {
 			plats = append(plats, "linux/"+a)
 		}
 		entries = append(entries, Entry{Name: s.name, Upstream: s.upstream, Ref: ref, Platforms: plats, Digest: d.String()})
@@ -281,8 +283,10 @@ func specs(o options, applets []string) []spec {
 			},
 		},
 		{
+			// Lab infrastructure (cluster DNS), not part of the porting
+			// story: amd64 only, under a plain name.
 			name: "coredns", upstream: "registry.k8s.io/coredns/coredns:" + o.corednsVersion,
-			repo: "cke/coredns/coredns-" + archSuffix, tag: o.corednsVersion,
+			repo: "lab/coredns", tag: o.corednsVersion, arches: []string{"amd64"},
 			layers: func(arch string) ([][]file, error) {
 				return [][]file{{{path: "coredns", src: bin(o, arch, "coredns"), mode: 0o755}}}, nil
 			},
@@ -294,11 +298,18 @@ func specs(o options, applets []string) []spec {
 	}
 }
 
+func (s spec) platforms() []string {
+	if len(s.arches) > 0 {
+		return s.arches
+	}
+	return arches
+}
+
 // inputKey hashes everything an image is made of.
 func inputKey(s spec) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s %s %s\n", recipe, s.name, s.repo, s.tag)
-	for _, a := range arches {
+	fmt.Fprintf(h, "%s %s %s %s %v\n", recipe, s.name, s.repo, s.tag, s.platforms())
+	for _, a := range s.platforms() {
 		ls, err := s.layers(a)
 		if err != nil {
 			return "", err
@@ -382,7 +393,7 @@ func build(o options, s spec) (v1.ImageIndex, error) {
 	}
 	defer os.RemoveAll(tmp)
 	var idx v1.ImageIndex = mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, arch := range arches {
+	for _, arch := range s.platforms() {
 		ls, err := s.layers(arch)
 		if err != nil {
 			return nil, err
