@@ -70,7 +70,7 @@ build_k8s() {
 # move Kubernetes' ones.
 build_aux() {
 	local name=$1 dir=$2 pkg=$3 bin=$4 arches=$5 k arch t0=$SECONDS
-	k=$(key "$name-$arches" "$dir/go.mod" "$dir/go.sum" $(ls "$dir"/*.go 2>/dev/null))
+	k=$(key "$name-$arches-$pkg" "$dir/go.mod" "$dir/go.sum" $(find "$dir" -name '*.go' | sort))
 	if fresh "$name" "$k"; then log "$name: cached"; return; fi
 	for arch in $arches; do
 		mkdir -p "$CACHE/bin/$arch"
@@ -88,6 +88,7 @@ build_all() {
 	local t0=$SECONDS
 	build_k8s amd64 $HOST_PROGRAMS
 	build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64
+	build_aux dig "$LAB_DIR/third/coredns" ./dig dig "amd64 mips64le"
 	build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64
 	AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" \
 		build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le"
@@ -102,6 +103,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	mips) build_k8s mips64le $IMAGE_PROGRAMS ;;
 	sonobuoy) AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le" ;;
 	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64 ;;
+	dig) build_aux dig "$LAB_DIR/third/coredns" ./dig dig "amd64 mips64le" ;;
 	imgtool) build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64 ;;
 	*) die "usage: $0 [all|k8s|mips|sonobuoy|coredns]" ;;
 	esac

@@ -242,6 +242,8 @@ func specs(o options, applets []string) []spec {
 					{path: "localhost.key", src: filepath.Join(o.agnhostFiles, "localhost.key"), mode: 0o644},
 					{path: "agnhost", src: bin(o, arch, "agnhost"), mode: 0o755},
 					{path: "agnhost-2", link: "agnhost"},
+					// Upstream's agnhost has bind-tools; the e2e DNS probes run dig.
+					{path: "usr/bin/dig", src: bin(o, arch, "dig"), mode: 0o755},
 				}}, nil
 			},
 			config: func(string) v1.Config {

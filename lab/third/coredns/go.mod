@@ -2,7 +2,10 @@ module github.com/confrun/confrun/lab/third/coredns
 
 go 1.24.0
 
-require github.com/coredns/coredns v1.12.1
+require (
+	github.com/coredns/coredns v1.12.1
+	github.com/miekg/dns v1.1.64
+)
 
 require (
 	github.com/apparentlymart/go-cidr v1.1.0 // indirect
@@ -31,7 +34,6 @@ require (
 	github.com/klauspost/compress v1.17.11 // indirect
 	github.com/mailru/easyjson v0.7.7 // indirect
 	github.com/matttproud/golang_protobuf_extensions v1.0.4 // indirect
-	github.com/miekg/dns v1.1.64 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
