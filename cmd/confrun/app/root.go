@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
+	"github.com/confrun/confrun/cmd/confrun/app/junit"
 	"github.com/confrun/confrun/cmd/confrun/app/version"
 	"github.com/confrun/confrun/internal/cliutil"
 )
@@ -50,6 +51,7 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 
 	root.AddCommand(
 		version.NewCommand(streams),
+		junit.NewCommand(streams),
 		verify.NewCommand(streams),
 	)
 	return root

@@ -1,0 +1,632 @@
+// Package junitconv turns an e2e.log into the junit_01.xml Ginkgo would have
+// written for the same run: every spec the log shows running, with the name
+// and status Ginkgo's JUnit reporter gives it, failure messages and
+// locations, durations as printed, and the suite totals of Ginkgo's summary.
+// It writes with the types of github.com/jstemmer/go-junit-report/v2/junit,
+// streaming: testcases are spooled to a temporary file while the log is read,
+// so memory does not grow with the log.
+package junitconv
+
+import (
+	"bufio"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
+
+	"github.com/confrun/confrun/internal/atomicfile"
+	"github.com/confrun/confrun/internal/coverage"
+	"github.com/confrun/confrun/internal/e2elog"
+	"github.com/confrun/confrun/internal/release"
+)
+
+// DefaultSuite is the suite description of the Kubernetes e2e suite, used
+// when the log does not print one.
+const DefaultSuite = "Kubernetes e2e suite"
+
+// junitReportNode is the ReportAfterSuite node with which the Kubernetes e2e
+// framework (v1.25 on) writes junit_01.xml: Ginkgo's report cannot hold the
+// node that is writing it, nor the report nodes after it.
+const junitReportNode = "Kubernetes e2e JUnit report"
+
+// Options tune a conversion.
+type Options struct {
+	// Format forces the log format (default: detect).
+	Format e2elog.Format
+	// Release is the Kubernetes release whose conformance tests are listed
+	// as not run and checked; zero takes it from the log's "e2e test
+	// version:" line.
+	Release release.Release
+	// NoNotRunList leaves out the conformance tests that did not run.
+	NoNotRunList bool
+	// MaxMessageBytes caps each failure message (default 64 KiB).
+	MaxMessageBytes int
+	// SpoolDir is where the temporary testcase spool goes (default: the
+	// system temporary directory).
+	SpoolDir string
+}
+
+// Result describes a conversion.
+type Result struct {
+	Format string `json:"format"`
+	Runs   int    `json:"runs"`
+	// Totals written on the <testsuites> element.
+	Tests    int `json:"tests"`
+	Failures int `json:"failures"`
+	Errors   int `json:"errors"`
+	Skipped  int `json:"skipped"`
+	Disabled int `json:"disabled"`
+	// Testcases is the number of <testcase> elements written; NotRun of
+	// them are conformance tests listed because the log shows them not
+	// running.
+	Testcases int `json:"testcases"`
+	NotRun    int `json:"notRun"`
+	// Summary is Ginkgo's "Ran N of M Specs" of the last run.
+	Ran   int `json:"ran"`
+	Total int `json:"total"`
+	// E2EVersion and APIServerVersion are the versions the log names.
+	E2EVersion       string `json:"e2eVersion,omitempty"`
+	APIServerVersion string `json:"apiServerVersion,omitempty"`
+	// Release is the release conformance was checked against and where it
+	// came from ("--release" or "e2e test version").
+	Release     string           `json:"release,omitempty"`
+	ReleaseFrom string           `json:"releaseFrom,omitempty"`
+	Coverage    *coverage.Report `json:"coverage,omitempty"`
+	// Incomplete says why the JUnit does not hold the whole run.
+	Incomplete []string `json:"incomplete,omitempty"`
+	// NamesMissing is set when specs ran without being named (no -v).
+	NamesMissing bool `json:"namesMissing,omitempty"`
+	// Output is the file written (ConvertFile).
+	Output string `json:"output,omitempty"`
+}
+
+// IsIncomplete reports whether the JUnit is known to be incomplete.
+func (r *Result) IsIncomplete() bool { return len(r.Incomplete) > 0 }
+
+// runStats accumulates what was written for one run.
+type runStats struct {
+	start, end     int64
+	suiteNodes     int
+	written        int
+	itErrors       int
+	itFailures     int
+	nodeFailures   int
+	nodeErrors     int
+	skipped        int
+	pending        int
+	reportNodeSeen bool
+	ran            map[string]bool // normalized names of specs the log shows
+}
+
+type converter struct {
+	opts  Options
+	enc   *xml.Encoder
+	spool *countWriter
+	runs  []*runStats
+	// conformance-relevant outcomes by normalized name (bounded by the
+	// number of distinct conformance tests).
+	outcomes map[string]coverage.Status
+	err      error
+}
+
+type countWriter struct {
+	w *bufio.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ConvertFile converts the log at logPath into outPath, atomically and
+// never over an existing file unless force. On a log that is not an e2e.log
+// nothing is written.
+func ConvertFile(ctx context.Context, logPath, outPath string, force bool, opts Options) (*Result, error) {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("opening the e2e log: %w", err)
+	}
+	defer f.Close()
+	var res *Result
+	err = atomicfile.Write(outPath, atomicfile.Options{Force: force}, func(w io.Writer) error {
+		var cerr error
+		res, cerr = Convert(ctx, f, w, opts)
+		return cerr
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Output = outPath
+	return res, nil
+}
+
+// Convert reads an e2e.log from in and writes the JUnit XML to out.
+func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*Result, error) {
+	spool, err := os.CreateTemp(opts.SpoolDir, "confrun-junit-*.spool")
+	if err != nil {
+		return nil, fmt.Errorf("creating a spool file for the testcases: %w", err)
+	}
+	defer func() {
+		_ = spool.Close()
+		_ = os.Remove(spool.Name())
+	}()
+	c := &converter{opts: opts, outcomes: map[string]coverage.Status{}}
+	c.spool = &countWriter{w: bufio.NewWriterSize(spool, 64<<10)}
+	c.enc = xml.NewEncoder(c.spool)
+	c.enc.Indent("\t\t", "\t")
+
+	log, err := e2elog.Parse(ctx, in, e2elog.Options{Format: opts.Format, MaxMessageBytes: opts.MaxMessageBytes}, c.spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.enc.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the testcase spool: %w", err)
+	}
+	if err := c.spool.w.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the testcase spool: %w", err)
+	}
+	for len(c.runs) < len(log.Runs) {
+		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n})
+	}
+	res := &Result{Format: log.Format.String(), Runs: len(log.Runs)}
+	last := log.Runs[len(log.Runs)-1]
+	res.E2EVersion, res.APIServerVersion = last.E2EVersion, last.APIServerVersion
+	if last.Summary != nil {
+		res.Ran, res.Total = last.Summary.Ran, last.Summary.Total
+	}
+
+	rel, from := c.release(log)
+	var required []string
+	if !rel.IsZero() {
+		res.Release, res.ReleaseFrom = rel.String(), from
+		if required, err = coverage.Required(rel); err != nil {
+			return nil, err
+		}
+	}
+
+	bw := bufio.NewWriterSize(out, 64<<10)
+	suites := make([]junit.Testsuite, len(log.Runs))
+	for i := range log.Runs {
+		suites[i] = c.suite(&log.Runs[i], c.runs[i], res)
+	}
+	// The <testsuites> totals need every suite's counts: list the
+	// conformance tests that did not run first.
+	notRun := make([][]junit.Testcase, len(log.Runs))
+	for i := range log.Runs {
+		run := &log.Runs[i]
+		if required == nil || opts.NoNotRunList || !listable(run) {
+			continue
+		}
+		for _, code := range required {
+			if c.runs[i].ran[coverage.NormalizeName(code)] {
+				continue
+			}
+			name := code
+			if run.Format != e2elog.GinkgoV1 {
+				name = "[It] " + code
+			}
+			notRun[i] = append(notRun[i], junit.Testcase{
+				Name: xmlSafe(name), Classname: xmlSafe(suiteName(run)), Time: "0", Status: "skipped",
+				Skipped: &junit.Result{Message: fmt.Sprintf("skipped - not run: a conformance test of Kubernetes %s that the e2e.log does not show running (listed by confrun junit)", rel)},
+			})
+		}
+		res.NotRun += len(notRun[i])
+	}
+	top := junit.Testsuites{}
+	for i, s := range suites {
+		top.Tests += s.Tests
+		top.Failures += s.Failures
+		top.Errors += s.Errors
+		top.Disabled += s.Skipped + s.Disabled
+		res.Tests += s.Tests
+		res.Failures += s.Failures
+		res.Errors += s.Errors
+		res.Skipped += s.Skipped
+		res.Disabled += s.Disabled
+		res.Testcases += c.runs[i].written + len(notRun[i])
+	}
+	if _, err := bw.WriteString(xml.Header); err != nil {
+		return nil, err
+	}
+	if err := writeOpen(bw, top, "testsuites", ""); err != nil {
+		return nil, err
+	}
+	for i, s := range suites {
+		if err := c.writeSuite(bw, spool, s, c.runs[i], notRun[i]); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := bw.WriteString("\n</testsuites>\n"); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the JUnit XML: %w", err)
+	}
+
+	for _, run := range log.Runs {
+		for _, why := range run.Incomplete {
+			if len(log.Runs) > 1 {
+				why = fmt.Sprintf("run %d (line %d): %s", run.Index+1, run.StartLine, why)
+			}
+			res.Incomplete = append(res.Incomplete, why)
+		}
+		if run.Summary != nil && run.NamedRan < run.Summary.Ran || run.AnonymousPassed > 0 {
+			res.NamesMissing = true
+		}
+	}
+	if !rel.IsZero() {
+		tests := make([]coverage.Test, 0, len(c.outcomes))
+		for name, st := range c.outcomes {
+			tests = append(tests, coverage.Test{Name: name, Status: st})
+		}
+		rep, err := coverage.Check(rel, tests)
+		if err != nil {
+			return nil, err
+		}
+		res.Coverage = &rep
+	}
+	return res, nil
+}
+
+// listable reports whether the conformance tests missing from a run can be
+// listed as not run: only when every spec that ran is named, and specs were
+// reached at all.
+func listable(run *e2elog.Run) bool {
+	if run.AnonymousPassed > 0 {
+		return false
+	}
+	if s := run.Summary; s != nil && (s.BeforeSuiteFailed || (s.HasCounts && run.NamedRan < s.Ran)) {
+		return false
+	}
+	return true
+}
+
+// release picks the release to check conformance against.
+func (c *converter) release(log *e2elog.Log) (release.Release, string) {
+	if !c.opts.Release.IsZero() {
+		return c.opts.Release, "--release"
+	}
+	for i := len(log.Runs) - 1; i >= 0; i-- {
+		v := log.Runs[i].E2EVersion
+		if v == "" {
+			continue
+		}
+		r, err := release.Parse(v)
+		if err == nil && release.Check(r) == nil {
+			return r, "e2e test version"
+		}
+	}
+	return release.Release{}, ""
+}
+
+func (c *converter) stats(run int) *runStats {
+	for len(c.runs) <= run {
+		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n, ran: map[string]bool{}})
+	}
+	return c.runs[run]
+}
+
+// spec writes one testcase to the spool.
+func (c *converter) spec(s e2elog.Spec) error {
+	st := c.stats(s.Run)
+	if st.ran == nil {
+		st.ran = map[string]bool{}
+	}
+	if s.NodeType == "ReportAfterSuite" {
+		if st.reportNodeSeen || s.Text == junitReportNode {
+			st.reportNodeSeen = true
+			return nil
+		}
+	}
+	tc := testcase(s)
+	if tc.Classname == "" {
+		tc.Classname = DefaultSuite
+	}
+	if err := c.enc.EncodeElement(tc, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
+		return fmt.Errorf("writing testcase %q: %w", tc.Name, err)
+	}
+	st.end = c.spool.n
+	st.written++
+	name := coverage.NormalizeName(s.JUnitName())
+	if s.SuiteNode() {
+		st.suiteNodes++
+		switch s.State {
+		case e2elog.Failed, e2elog.TimedOut:
+			st.nodeFailures++
+		case e2elog.Panicked, e2elog.Interrupted, e2elog.Aborted:
+			st.nodeErrors++
+		}
+		return nil
+	}
+	st.ran[name] = true
+	switch s.State {
+	case e2elog.Skipped:
+		st.skipped++
+	case e2elog.Pending:
+		st.pending++
+	case e2elog.Failed, e2elog.TimedOut:
+		st.itFailures++
+	case e2elog.Panicked, e2elog.Interrupted, e2elog.Aborted:
+		st.itErrors++
+	}
+	if strings.Contains(name, "[Conformance]") {
+		status := coverageStatus(s.State)
+		if prev, ok := c.outcomes[name]; !ok || prev == coverage.Skipped || status == coverage.Failed || status == coverage.Error {
+			c.outcomes[name] = status
+		}
+	}
+	return nil
+}
+
+func coverageStatus(s e2elog.State) coverage.Status {
+	switch s {
+	case e2elog.Passed:
+		return coverage.Passed
+	case e2elog.Skipped, e2elog.Pending:
+		return coverage.Skipped
+	case e2elog.Panicked, e2elog.Interrupted:
+		return coverage.Error
+	}
+	return coverage.Failed
+}
+
+func suiteName(run *e2elog.Run) string {
+	if run.Suite != "" {
+		return run.Suite
+	}
+	return DefaultSuite
+}
+
+// testcase maps a spec to JUnit the way Ginkgo's reporter of that
+// generation does.
+func testcase(s e2elog.Spec) junit.Testcase {
+	tc := junit.Testcase{
+		Name:      xmlSafe(s.JUnitName()),
+		Classname: xmlSafe(s.Suite),
+		Status:    string(s.State),
+		Time:      "0",
+	}
+	if s.HasDuration {
+		tc.Time = strconv.FormatFloat(s.Duration.Seconds(), 'f', 3, 64)
+	}
+	f := s.Failure
+	first := xmlSafe(f.FirstLine())
+	if s.Format == e2elog.GinkgoV1 {
+		switch s.State {
+		case e2elog.Skipped, e2elog.Pending:
+			tc.Skipped = &junit.Result{Message: first}
+		case e2elog.Failed, e2elog.TimedOut, e2elog.Panicked:
+			typ := map[e2elog.State]string{e2elog.Failed: "Failure", e2elog.TimedOut: "Timeout", e2elog.Panicked: "Panic"}[s.State]
+			tc.Failure = &junit.Result{Message: first, Type: typ, Data: xmlSafe(v1FailureText(f))}
+		}
+		return tc
+	}
+	switch s.State {
+	case e2elog.Skipped:
+		msg := "skipped"
+		if r := strings.TrimSpace(strings.TrimPrefix(first, "[SKIPPED]")); r != "" {
+			msg += " - " + r
+		}
+		tc.Skipped = &junit.Result{Message: msg}
+	case e2elog.Pending:
+		tc.Skipped = &junit.Result{Message: "pending"}
+	case e2elog.Failed, e2elog.TimedOut, e2elog.Aborted:
+		tc.Failure = &junit.Result{Message: first, Type: string(s.State), Data: xmlSafe(v2FailureText(f))}
+	case e2elog.Panicked, e2elog.Interrupted:
+		msg := first
+		if s.State == e2elog.Panicked && f != nil && f.Panic != "" {
+			msg = xmlSafe(f.Panic)
+		}
+		tc.Error = &junit.Result{Message: msg, Type: string(s.State), Data: xmlSafe(v2FailureText(f))}
+	}
+	return tc
+}
+
+// v2FailureText is the failure as Ginkgo v2's JUnit description starts:
+// the message, then "In [It] at: location @ time".
+func v2FailureText(f *e2elog.Failure) string {
+	if f == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(f.Message)
+	if f.Location != "" {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "In [%s] at: %s", f.NodeType, f.Location)
+		if f.Time != "" {
+			b.WriteString(" @ " + f.Time)
+		}
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+// v1FailureText is Ginkgo v1's JUnit failure: component location,
+// message, failure location.
+func v1FailureText(f *e2elog.Failure) string {
+	if f == nil {
+		return ""
+	}
+	return f.ComponentLocation + "\n" + f.Message + "\n" + f.Location
+}
+
+// suite builds the <testsuite> element (without testcases) of one run with
+// Ginkgo's totals and properties.
+func (c *converter) suite(run *e2elog.Run, st *runStats, res *Result) junit.Testsuite {
+	s := junit.Testsuite{Name: xmlSafe(suiteName(run)), ID: run.Index, Package: xmlSafe(run.SuitePath)}
+	sum := run.Summary
+	switch {
+	case run.Format == e2elog.GinkgoV1 && sum != nil && sum.HasCounts:
+		// Ginkgo v1: tests is the number of specs that ran.
+		s.Tests, s.Failures = sum.Ran, sum.Failed
+		s.Skipped = sum.Total - sum.Ran
+	case run.Format == e2elog.GinkgoV1:
+		s.Tests = st.written - st.skipped - st.pending + run.AnonymousPassed
+		s.Failures = st.itFailures + st.itErrors
+		s.Skipped = st.skipped + run.AnonymousSkipped
+	case sum != nil && sum.BeforeSuiteFailed:
+		// Specs get no report when a BeforeSuite node fails.
+		s.Tests = st.suiteNodes
+		s.Failures, s.Errors = st.nodeFailures, st.nodeErrors
+	case sum != nil && sum.HasCounts:
+		s.Tests = sum.Total + st.suiteNodes
+		s.Failures = max(sum.Failed-st.itErrors, st.itFailures) + st.nodeFailures
+		s.Errors = st.itErrors + st.nodeErrors
+		s.Skipped, s.Disabled = sum.Skipped, sum.Pending
+	default:
+		s.Tests = st.written + run.AnonymousPassed + run.AnonymousSkipped
+		s.Failures = st.itFailures + st.nodeFailures
+		s.Errors = st.itErrors + st.nodeErrors
+		s.Skipped, s.Disabled = st.skipped+run.AnonymousSkipped, st.pending
+	}
+	if sum != nil {
+		s.Time = strconv.FormatFloat(sum.Seconds, 'f', 3, 64)
+	} else {
+		s.Time = "0"
+	}
+	add := func(k, v string) { s.AddProperty(k, xmlSafe(v)) }
+	if sum != nil {
+		add("SuiteSucceeded", strconv.FormatBool(sum.Succeeded && len(run.Incomplete) == 0))
+		add("SpecialSuiteFailureReason", strings.Join(sum.Reasons, ","))
+	} else {
+		add("SuiteSucceeded", "false")
+	}
+	if run.RandomSeed != 0 {
+		add("RandomSeed", strconv.FormatInt(run.RandomSeed, 10))
+		add("RandomizeAllSpecs", strconv.FormatBool(run.RandomizeAll))
+	}
+	if run.Focus != "" || run.Skip != "" {
+		add("FocusStrings", run.Focus)
+		add("SkipStrings", run.Skip)
+	}
+	add("ParallelTotal", strconv.Itoa(max(run.Parallel, 1)))
+	add("ConvertedBy", "confrun junit")
+	add("LogFormat", run.Format.String())
+	if run.E2EVersion != "" {
+		add("E2ETestVersion", run.E2EVersion)
+	}
+	if run.APIServerVersion != "" {
+		add("KubeAPIServerVersion", run.APIServerVersion)
+	}
+	add("Incomplete", strconv.FormatBool(len(run.Incomplete) > 0))
+	if len(run.Incomplete) > 0 {
+		add("IncompleteReason", strings.Join(run.Incomplete, "; "))
+	}
+	if res.Release != "" {
+		add("ConformanceRelease", res.Release)
+	}
+	return s
+}
+
+// writeOpen writes the start tag of element name holding v (with its
+// attributes and children) without closing it.
+func writeOpen(w *bufio.Writer, v any, name, prefix string) error {
+	var buf strings.Builder
+	enc := xml.NewEncoder(&buf)
+	enc.Indent(prefix, "\t")
+	if err := enc.EncodeElement(v, xml.StartElement{Name: xml.Name{Local: name}}); err != nil {
+		return fmt.Errorf("encoding JUnit XML: %w", err)
+	}
+	if err := enc.Flush(); err != nil {
+		return fmt.Errorf("encoding JUnit XML: %w", err)
+	}
+	s := buf.String()
+	i := strings.LastIndex(s, "</"+name+">")
+	if i < 0 {
+		return errors.New("encoding JUnit XML: no closing tag")
+	}
+	_, err := w.WriteString(strings.TrimRight(s[:i], " \t\n"))
+	return err
+}
+
+func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
+	if _, err := w.WriteString("\n"); err != nil {
+		return err
+	}
+	if err := writeOpen(w, s, "testsuite", "\t"); err != nil {
+		return err
+	}
+	if st.end > st.start {
+		if _, err := w.WriteString("\n"); err != nil {
+			return err
+		}
+		if _, err := spool.Seek(st.start, io.SeekStart); err != nil {
+			return fmt.Errorf("reading the testcase spool: %w", err)
+		}
+		// The first testcase of a run after the first carries the
+		// encoder's newline already.
+		r := bufio.NewReader(io.LimitReader(spool, st.end-st.start))
+		if b, err := r.Peek(1); err == nil && b[0] == '\n' {
+			_, _ = r.Discard(1)
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			return fmt.Errorf("copying testcases from the spool: %w", err)
+		}
+	}
+	if len(notRun) > 0 {
+		if _, err := w.WriteString("\n"); err != nil {
+			return err
+		}
+		enc := xml.NewEncoder(w)
+		enc.Indent("\t\t", "\t")
+		for _, tc := range notRun {
+			if err := enc.EncodeElement(tc, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
+				return fmt.Errorf("encoding JUnit XML: %w", err)
+			}
+		}
+		if err := enc.Flush(); err != nil {
+			return err
+		}
+	}
+	_, err := w.WriteString("\n\t</testsuite>")
+	return err
+}
+
+// xmlSafe replaces invalid UTF-8 and characters XML 1.0 forbids with U+FFFD
+// (the encoder writes character data verbatim into CDATA sections).
+func xmlSafe(s string) string {
+	ok := utf8.ValidString(s)
+	for _, r := range s {
+		if !xmlChar(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if !xmlChar(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func xmlChar(r rune) bool {
+	switch {
+	case r == utf8.RuneError:
+		return true // already the replacement
+	case r == '\t' || r == '\n' || r == '\r':
+		return true
+	case r < 0x20:
+		return false
+	case r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+		return false
+	}
+	return r <= 0x10FFFF
+}
