@@ -9,7 +9,19 @@
 # prepull` does for real); the upstream tags are removed afterwards so the
 # lab stays a cluster that needs the mapping.
 
-SAMPLE_FOCUS_DEFAULT='\[sig-node\] Pods should get a host IP \[NodeConformance\] \[Conformance\]|\[sig-node\] Pods should be submitted and removed \[NodeConformance\] \[Conformance\]|\[sig-node\] Downward API should provide pod name, namespace and IP address as env vars \[NodeConformance\] \[Conformance\]|\[sig-node\] Pods should support retrieving logs from the container over websockets \[NodeConformance\] \[Conformance\]|\[sig-node\] Pods should support remote command execution over websockets \[NodeConformance\] \[Conformance\]|\[sig-network\] Services should serve a basic endpoint from pods  \[Conformance\]|\[sig-node\] Container Runtime blackbox test on terminated container should report termination message from file when pod succeeds and TerminationMessagePolicy FallbackToLogsOnError is set \[NodeConformance\] \[Conformance\]|\[sig-cli\] Kubectl client Kubectl version should check is all data is printed  \[Conformance\]'
+# Spec texts (ginkgo matches the full text, labels included); each needs
+# only agnhost, busybox and pause.
+SAMPLE_SPECS=(
+	'Pods should get a host IP'
+	'Pods should be submitted and removed'
+	'Downward API should provide pod name, namespace and IP address as env vars'
+	'Pods should support retrieving logs from the container over websockets'
+	'Pods should support remote command execution over websockets'
+	'Services should serve a basic endpoint from pods'
+	'Kubectl client Kubectl version should check is all data is printed'
+	'DNS should provide DNS for services'
+)
+SAMPLE_FOCUS_DEFAULT="($(IFS="|"; echo "${SAMPLE_SPECS[*]}")).*\\[Conformance\\]"
 
 ctr_node() { local n=$1; shift; in_node "$n" ctr -a "$(node_sock "$n")" -n k8s.io "$@"; }
 
