@@ -443,6 +443,14 @@ func (c *checkCtx) junitOrSkip() ([]coverage.Test, map[string]string, *RuleResul
 }
 
 func (c *checkCtx) coverageReport() (*coverage.Report, *RuleResult) {
+	if !c.coverageLoaded {
+		c.coverageLoaded = true
+		c.coverage, c.coverageResult = c.loadCoverage()
+	}
+	return c.coverage, c.coverageResult
+}
+
+func (c *checkCtx) loadCoverage() (*coverage.Report, *RuleResult) {
 	tests, _, r := c.junitOrSkip()
 	if r != nil {
 		return nil, r

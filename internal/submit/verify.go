@@ -184,6 +184,10 @@ type checkCtx struct {
 	log       *logFacts
 	logErr    error
 
+	coverageLoaded bool
+	coverage       *coverage.Report
+	coverageResult *RuleResult
+
 	junitLoaded bool
 	tests       []coverage.Test
 	props       map[string]string
