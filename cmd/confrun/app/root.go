@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/confrun/confrun/cmd/confrun/app/submit"
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
 	"github.com/confrun/confrun/cmd/confrun/app/junit"
 	"github.com/confrun/confrun/cmd/confrun/app/version"
@@ -53,6 +54,7 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 		version.NewCommand(streams),
 		junit.NewCommand(streams),
 		verify.NewCommand(streams),
+		submit.NewCommand(streams),
 	)
 	return root
 }
