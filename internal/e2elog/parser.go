@@ -153,6 +153,7 @@ type runState struct {
 	blk        *block
 	sum        *sumState
 	results    int // spec (It) results so far, named or not
+	emitted    int // results reported, suite nodes included
 	failed     map[string]bool
 	counts     bool // after "Ran N of M", expecting the status line
 	beforeFail bool
@@ -318,6 +319,13 @@ func (p *parser) ensureRun() {
 }
 
 func (p *parser) newRun() {
+	if r := p.run; r != nil && p.rs.emitted == 0 && r.Summary == nil && r.Suite == "" && r.WillRun == 0 {
+		// A run opened by stray output before the banner: the banner
+		// starts it properly.
+		p.pre = *r
+		p.log.Runs = p.log.Runs[:len(p.log.Runs)-1]
+		p.run = nil
+	}
 	p.finishRun()
 	p.log.Runs = append(p.log.Runs, Run{Index: len(p.log.Runs), StartLine: p.lineNo, Format: p.forced})
 	p.run = &p.log.Runs[len(p.log.Runs)-1]
@@ -524,7 +532,9 @@ done:
 	if (rest != "" && rest[0] != '{') || (i == 0 && !strings.HasPrefix(rest, `{"msg":`)) {
 		return false
 	}
-	p.ensureRun()
+	if i > 0 {
+		p.ensureRun()
+	}
 	for j := 0; j < i; {
 		switch {
 		case strings.HasPrefix(s[j:], denoter):
@@ -760,8 +770,10 @@ func (p *parser) blockLine(s string) bool {
 		p.finishBlock()
 		return false
 	}
-	if t := strings.TrimLeft(s, " "); strings.HasPrefix(t, "Interrupted by ") {
-		p.interrupt(t)
+	if s != "" {
+		// Captured output: the framework's version lines (parallel runs
+		// print the BeforeSuite's output here) and interrupts.
+		p.scanOutput([]byte(s))
 	}
 	if b.h.format == GinkgoV1 || (b.h.format == FormatAuto && p.format == GinkgoV1) {
 		p.addMsg(b, s)
@@ -780,6 +792,10 @@ func (p *parser) blockLine(s string) bool {
 			p.failureWhere(b, t)
 			return true
 		}
+	}
+	if b.done && !b.inSection && b.h.state == Panicked && b.fail.Panic == "" && indent(s) == 2 {
+		// Ginkgo v2 prints the forwarded panic after the location.
+		b.fail.Panic = strings.TrimSpace(s)
 	}
 	if b.inSection || b.done {
 		return true
@@ -845,13 +861,20 @@ func (p *parser) v2Block(b *block, spec *Spec) (string, bool) {
 	if len(msg) > 0 || b.fail.Location != "" {
 		f := b.fail
 		f.Message = strings.Join(msg, "\n")
-		if spec.State == Panicked {
+		if spec.State == Panicked && f.Panic == "" {
 			f.Panic = panicValue(msg)
 		}
 		spec.Failure = &f
 	}
 	loc := b.loc
-	if len(loc) < 2 || !isLocation(strings.TrimSpace(loc[1])) {
+	// A failure outside the leaf node prints, instead of one location,
+	// "  [BeforeEach] location" and "  [It] location".
+	nodeLoc := func(l string) bool {
+		t := strings.TrimSpace(l)
+		e := strings.Index(t, "] ")
+		return indent(l) == 2 && strings.HasPrefix(t, "[") && e > 0 && isLocation(t[e+2:])
+	}
+	if len(loc) < 2 || !(isLocation(loc[1]) || nodeLoc(loc[1])) {
 		return "", false
 	}
 	if spec.NodeType != "It" {
@@ -861,13 +884,8 @@ func (p *parser) v2Block(b *block, spec *Spec) (string, bool) {
 		}
 		return "", false
 	}
-	single := len(loc) == 2
-	if len(loc) >= 4 && indent(loc[2]) == 2 && !isLocation(strings.TrimSpace(loc[3])) {
-		single = true // "  [BeforeEach] loc" / "  [It] loc" lines after a one-line block
-	}
-	if len(loc) >= 3 && !single && indent(loc[2]) != 2 {
-		single = true
-	}
+	single := len(loc) == 2 || nodeLoc(loc[1]) || indent(loc[2]) != 2 ||
+		(len(loc) >= 4 && !isLocation(strings.TrimSpace(loc[3])))
 	allow := p.allowSingleLabel()
 	if single {
 		text := stripLabels(loc[0], allow)
@@ -1104,6 +1122,7 @@ func (p *parser) emit(spec Spec) {
 		return
 	}
 	p.ensureRun()
+	p.rs.emitted++
 	spec.Run = p.run.Index
 	spec.Suite = p.run.Suite
 	if spec.NodeType == "It" && spec.State == Passed && spec.HasDuration && !spec.slow && p.format != GinkgoV1 {
@@ -1206,9 +1225,10 @@ func stripV1Mark(s string) string {
 			break
 		}
 		i += k
-		e := strings.IndexByte(s[i:], ']')
+		e := strings.IndexByte(s[i:min(len(s), i+2+maxNodeType)], ']')
 		if e < 0 {
-			break
+			k = i + 1
+			continue
 		}
 		if t := s[i+1 : i+e]; isNodeType(t) && (i == 0 || s[i-1] == ' ') && strings.HasPrefix(s[i+e:], "] ") {
 			return s[:i] + s[i+e+2:]
@@ -1259,6 +1279,8 @@ func (p *parser) finishRun() {
 		why = append(why, "a BeforeSuite node failed, so no spec ran")
 	}
 	switch {
+	case p.rs.beforeFail:
+		// Ginkgo v1 counts every spec as failed when BeforeSuite fails.
 	case sum != nil && sum.HasCounts && r.NamedRan < sum.Ran:
 		why = append(why, fmt.Sprintf("%d of the %d specs that ran are not named in the log: Ginkgo prints passing specs as bare dots unless it runs with -v", sum.Ran-r.NamedRan, sum.Ran))
 	case (sum == nil || !sum.HasCounts) && r.AnonymousPassed > 0:

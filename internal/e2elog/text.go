@@ -28,6 +28,9 @@ var nodeTypes = map[string]bool{
 	"Measurement": true,
 }
 
+// maxNodeType bounds the length of a node type ("DeferCleanup (Suite)").
+const maxNodeType = 24
+
 func isNodeType(s string) bool { return nodeTypes[s] || suiteNodeTypes[s] }
 
 // isLocation reports whether s (without indentation) is a Ginkgo code
@@ -113,9 +116,12 @@ func stripFailureMarks(s string) string {
 			break
 		}
 		i += k
-		e := strings.IndexByte(s[i+2:], ']')
+		// Node types are short: look no further, so that a line of
+		// brackets costs linear time.
+		e := strings.IndexByte(s[i+2:min(len(s), i+2+maxNodeType)], ']')
 		if e < 0 {
-			break
+			k = i + 2
+			continue
 		}
 		t := s[i+2 : i+2+e]
 		if isNodeType(t) && t != "It" {

@@ -470,7 +470,7 @@ func (c *converter) suite(run *e2elog.Run, st *runStats, res *Result) junit.Test
 	case run.Format == e2elog.GinkgoV1 && sum != nil && sum.HasCounts:
 		// Ginkgo v1: tests is the number of specs that ran.
 		s.Tests, s.Failures = sum.Ran, sum.Failed
-		s.Skipped = sum.Total - sum.Ran
+		s.Skipped = max(sum.Total-sum.Ran, 0)
 	case run.Format == e2elog.GinkgoV1:
 		s.Tests = st.written - st.skipped - st.pending + run.AnonymousPassed
 		s.Failures = st.itFailures + st.itErrors
