@@ -134,7 +134,7 @@ type MakeOptions struct {
 	Config string
 	// Arch, Release, DefaultRegistry, KubernetesVersion, SonobuoyVersion
 	// replace the config's values when set.
-	Arch, Release, DefaultRegistry      string
+	Arch, Release, DefaultRegistry     string
 	KubernetesVersion, SonobuoyVersion string
 	// SystemdLogs, when set, replaces the config's value.
 	SystemdLogs *bool

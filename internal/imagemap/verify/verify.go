@@ -1,0 +1,104 @@
+// Package verify checks every pulled target of an image map in its
+// registry: reachable, the tag exists, and it holds an image for the map's
+// architecture. Checks run concurrently with a bound.
+package verify
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/confrun/confrun/internal/arch"
+	"github.com/confrun/confrun/internal/imagemap"
+	"github.com/confrun/confrun/internal/imagemap/registry"
+)
+
+// DefaultConcurrency is how many references are checked at once.
+const DefaultConcurrency = 16
+
+// Item is one checked image.
+type Item struct {
+	Upstream string `json:"upstream"`
+	Target   string `json:"target"`
+	registry.Result
+}
+
+// Report is the outcome of a verification.
+type Report struct {
+	Arch  string `json:"arch"`
+	Items []Item `json:"images"`
+	// Counts per status.
+	Counts map[registry.Status]int `json:"counts"`
+	// NotPulled counts the entries not meant to be pulled, not checked.
+	NotPulled int `json:"notPulled"`
+}
+
+// OK reports whether every checked image is ok.
+func (r *Report) OK() bool { return r.Counts[registry.StatusOK] == len(r.Items) }
+
+// Failed returns the items that are not ok.
+func (r *Report) Failed() []Item {
+	var out []Item
+	for _, it := range r.Items {
+		if it.Status != registry.StatusOK {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Options tune Run.
+type Options struct {
+	// Concurrency bounds the checks in flight (default DefaultConcurrency).
+	Concurrency int
+	// OnResult, if set, is called after each check, in the order checks
+	// finish, from Run's goroutine; done counts finished checks.
+	OnResult func(done, total int, it Item)
+}
+
+// Run checks every entry with Pull set, for architecture a, and returns
+// the report in the entries' order. It returns an error only when ctx ends
+// first.
+func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a arch.Arch, o Options) (*Report, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	rep := &Report{Arch: a.Platform(), Counts: map[registry.Status]int{}}
+	var todo []imagemap.Entry
+	for _, e := range entries {
+		if e.Pull {
+			todo = append(todo, e)
+		} else {
+			rep.NotPulled++
+		}
+	}
+	rep.Items = make([]Item, len(todo))
+	done := make(chan Item)
+	g := new(errgroup.Group)
+	g.SetLimit(o.Concurrency)
+	go func() {
+		for i, e := range todo {
+			g.Go(func() error {
+				it := Item{Upstream: e.Upstream, Target: e.Target, Result: c.Inspect(ctx, e.Target, a)}
+				rep.Items[i] = it
+				done <- it
+				return nil
+			})
+		}
+		_ = g.Wait()
+		close(done)
+	}()
+	n := 0
+	for it := range done {
+		n++
+		rep.Counts[it.Status]++
+		if o.OnResult != nil {
+			o.OnResult(n, len(todo), it)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, fmt.Errorf("verification interrupted after %d of %d images: %w", n, len(todo), err)
+	}
+	return rep, nil
+}

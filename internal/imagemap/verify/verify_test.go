@@ -1,0 +1,122 @@
+package verify
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/confrun/confrun/internal/arch"
+	"github.com/confrun/confrun/internal/imagemap"
+	"github.com/confrun/confrun/internal/imagemap/internal/regtest"
+	"github.com/confrun/confrun/internal/imagemap/registry"
+)
+
+// inflight counts concurrent manifest requests.
+type inflight struct {
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inflight) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/private/") {
+			w.Header().Set("WWW-Authenticate", `Basic realm="x"`)
+			http.Error(w, "{}", http.StatusUnauthorized)
+			return
+		}
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			f.mu.Lock()
+			f.now++
+			if f.now > f.max {
+				f.max = f.now
+			}
+			f.mu.Unlock()
+			defer func() { f.mu.Lock(); f.now--; f.mu.Unlock() }()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func TestRunEveryStatus(t *testing.T) {
+	var fl inflight
+	host := regtest.Start(t, fl.wrap)
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	var entries []imagemap.Entry
+	add := func(target string, pull bool) {
+		entries = append(entries, imagemap.Entry{Upstream: "up.example/" + target[strings.LastIndex(target, "/")+1:], Target: target, Pull: pull})
+	}
+	for i := 0; i < 20; i++ {
+		ref := host + "/ok/img" + string(rune('a'+i)) + ":1"
+		regtest.MustPushIndex(t, ref, "linux/amd64", "linux/mips64le")
+		add(ref, true)
+	}
+	regtest.MustPushImage(t, host+"/amd/x:1", "linux/amd64")
+	add(host+"/amd/x:1", true)
+	add(host+"/ok/imga:404", true)
+	add(host+"/private/y:1", true)
+	add(closed+"/z/z:1", true)
+	add("invalid.registry.k8s.io/invalid/alpine:3.1", false)
+
+	c, err := registry.New(registry.Options{Insecure: []string{host, closed}, Keychain: authn.NewMultiKeychain()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	rep, err := Run(context.Background(), c, entries, arch.MustParse("mips64el"), Options{Concurrency: 4, OnResult: func(done, total int, it Item) {
+		calls++
+		if done != calls || total != len(entries)-1 {
+			t.Errorf("OnResult(%d, %d) on call %d", done, total, calls)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.NotPulled != 1 || len(rep.Items) != len(entries)-1 || calls != len(rep.Items) {
+		t.Fatalf("report: ok=%v notPulled=%d items=%d calls=%d", rep.OK(), rep.NotPulled, len(rep.Items), calls)
+	}
+	want := map[registry.Status]int{registry.StatusOK: 20, registry.StatusWrongArch: 1, registry.StatusMissing: 1, registry.StatusUnauthorized: 1, registry.StatusUnreachable: 1}
+	for s, n := range want {
+		if rep.Counts[s] != n {
+			t.Errorf("%d %s, want %d (counts %v)", rep.Counts[s], s, n, rep.Counts)
+		}
+	}
+	for i, it := range rep.Items {
+		if it.Target != entries[i].Target {
+			t.Errorf("item %d is %s, entry %s: order lost", i, it.Target, entries[i].Target)
+		}
+	}
+	if len(rep.Failed()) != 4 {
+		t.Errorf("failed: %+v", rep.Failed())
+	}
+	if fl.max > 4 {
+		t.Errorf("%d manifest requests at once with concurrency 4", fl.max)
+	}
+}
+
+func TestRunAllOK(t *testing.T) {
+	host := regtest.Start(t)
+	regtest.MustPushImage(t, host+"/a/b:1", "linux/mips64le")
+	c, _ := registry.New(registry.Options{Insecure: []string{host}, Keychain: authn.NewMultiKeychain()})
+	rep, err := Run(context.Background(), c, []imagemap.Entry{{Upstream: "x/b:1", Target: host + "/a/b:1", Pull: true}}, arch.MustParse("mips64le"), Options{})
+	if err != nil || !rep.OK() {
+		t.Errorf("%+v %v", rep, err)
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	host := regtest.Start(t)
+	c, _ := registry.New(registry.Options{Insecure: []string{host}, Keychain: authn.NewMultiKeychain()})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, c, []imagemap.Entry{{Upstream: "x/b:1", Target: host + "/a/b:1", Pull: true}}, arch.MustParse("amd64"), Options{})
+	if err == nil {
+		t.Error("cancelled run reported no error")
+	}
+}
