@@ -10,9 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/confrun/confrun/cmd/confrun/app/doctor"
+	"github.com/confrun/confrun/cmd/confrun/app/helper"
+	"github.com/confrun/confrun/cmd/confrun/app/junit"
+	"github.com/confrun/confrun/cmd/confrun/app/prepull"
+	"github.com/confrun/confrun/cmd/confrun/app/run"
 	"github.com/confrun/confrun/cmd/confrun/app/submit"
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
-	"github.com/confrun/confrun/cmd/confrun/app/junit"
 	"github.com/confrun/confrun/cmd/confrun/app/version"
 	"github.com/confrun/confrun/internal/cliutil"
 )
@@ -53,8 +57,12 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 	root.AddCommand(
 		version.NewCommand(streams),
 		junit.NewCommand(streams),
+		doctor.NewCommand(streams),
 		verify.NewCommand(streams),
 		submit.NewCommand(streams),
+		run.NewCommand(streams),
+		prepull.NewCommand(streams),
+		helper.NewCommand(streams),
 	)
 	return root
 }

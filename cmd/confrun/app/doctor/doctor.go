@@ -1,0 +1,235 @@
+// Package doctor implements `confrun doctor`.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/confrun/confrun/internal/cliutil"
+	"github.com/confrun/confrun/internal/doctor"
+	"github.com/confrun/confrun/internal/helperimage"
+	"github.com/confrun/confrun/internal/nodecheck"
+	"github.com/confrun/confrun/internal/progress"
+	"github.com/confrun/confrun/internal/release"
+)
+
+type flagpole struct {
+	local        bool
+	root         string
+	kernelConfig string
+	cni          string
+	k8sVersion   string
+	nodes        []string
+	timeout      time.Duration
+	maxSkew      time.Duration
+	imageBytes   string
+	all          bool
+	helper       helperimage.Flags
+	kube         cliutil.KubeFlags
+	output       *cliutil.OutputFlag
+
+	// Set by doctor for the pods it starts.
+	nodeName   string
+	podUID     string
+	apiserver  string
+	resolvConf string
+}
+
+// NewCommand returns `confrun doctor`.
+func NewCommand(streams cliutil.IOStreams) *cobra.Command {
+	f := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Find the kernel options, cgroups and node settings that stand between a node and a passing run",
+		Long: `doctor checks what a conformance run needs from every node and names what is
+missing, with the file that said so and a one-line fix:
+
+  kernel      the options kubeadm preflight checks (k8s.io/system-validators),
+              kube-proxy's iptables matches and targets, and the CNI's
+              (--cni calico|flannel|cilium, detected from the cluster by default);
+              built in (=y), module (=m: present? loaded?) or missing
+  cgroups     v1 or v2; each controller compiled, available and enabled for
+              children, naming the "processes in the root cgroup" trap
+  runtime     runtime version, kubelet version and cgroup driver, arch labels
+  node        swap, hostname resolution, resolv.conf, clock against the
+              apiserver, room for images
+
+Against a cluster it starts one short-lived pod per node from the confrun
+helper image (confrun itself, for the node's architecture), with the node's
+/proc, /sys, /boot and /lib/modules mounted read-only; the pods are not
+privileged. Give the image with --image, or let doctor build one from
+confrun binaries and push it with --helper-registry.
+
+--local checks the machine doctor runs on (a node before kubeadm init).
+--kernel-config checks a kernel config file before the kernel is built.
+
+Without a kernel config doctor falls back to probing /proc and /sys and
+says so. It exits 1 when any check fails.`,
+		Example: `  # Check a kernel config before compiling it (the options to enable are listed)
+  confrun doctor --kernel-config ./linux/.config --cni calico
+
+  # Check this machine
+  confrun doctor --local
+
+  # Check every node of a cluster, building the helper image into a registry
+  confrun doctor --helper-registry 127.0.0.1:5000
+
+  # ... or with a helper image pushed earlier
+  confrun doctor --image registry.example:5000/confrun/helper:sha-0123456789ab -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd.Context(), streams, f)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&f.local, "local", false, "check the machine confrun runs on instead of a cluster")
+	fs.StringVar(&f.root, "root", "/", "with --local: where the machine's /proc, /sys, /boot and /lib/modules are (doctor pods use /host)")
+	fs.StringVar(&f.kernelConfig, "kernel-config", "", "check this kernel config file (plain or gzip) offline and list what to enable")
+	fs.StringVar(&f.cni, "cni", "", "also check the kernel options of this CNI: "+joinNames()+" or none (default: detected in a cluster, none locally)")
+	fs.StringVar(&f.k8sVersion, "kubernetes-version", "", "Kubernetes release to check against, vX.Y (default: the cluster's, else the newest confrun knows)")
+	fs.StringSliceVar(&f.nodes, "node", nil, "check only these nodes (repeatable)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "time limit for each node's pod, from creation to report")
+	fs.DurationVar(&f.maxSkew, "max-clock-skew", nodecheck.DefaultMaxClockSkew, "how far a node's clock may be from the apiserver's")
+	fs.StringVar(&f.imageBytes, "image-bytes", "", "image data each node must still hold, e.g. 6Gi (default: check only kubelet's thresholds)")
+	fs.BoolVar(&f.all, "all", false, "list every check in the table, not only warnings and failures")
+	f.helper.AddFlags(fs)
+	fs.StringVar(&f.helper.Image, "image", "", "the confrun helper image to run on the nodes (same as --helper-image)")
+	f.kube.AddFlags(fs, "confrun")
+	f.output = cliutil.AddOutputFlag(fs, cliutil.FormatTable, cliutil.FormatJSON, cliutil.FormatYAML)
+
+	fs.StringVar(&f.nodeName, "node-name", "", "with --local: the name to report the machine under")
+	fs.StringVar(&f.podUID, "pod-uid", "", "with --local in a doctor pod: the pod's UID, to find its cgroup")
+	fs.StringVar(&f.apiserver, "apiserver", "", "with --local: compare the clock with this apiserver URL")
+	fs.StringVar(&f.resolvConf, "resolv-conf", "", "with --local: the resolv.conf to check (default <root>/etc/resolv.conf)")
+	for _, n := range []string{"node-name", "pod-uid", "apiserver", "resolv-conf"} {
+		_ = fs.MarkHidden(n)
+	}
+	return cmd
+}
+
+func joinNames() string {
+	s := ""
+	for i, n := range nodecheck.CNINames() {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}
+
+func run(ctx context.Context, streams cliutil.IOStreams, f *flagpole) error {
+	if err := f.output.Validate(); err != nil {
+		return err
+	}
+	var rel release.Release
+	if f.k8sVersion != "" {
+		r, err := release.Parse(f.k8sVersion)
+		if err != nil {
+			return cliutil.UsageError("--kubernetes-version %q: %v", f.k8sVersion, err)
+		}
+		rel = r
+	}
+	if f.cni != "" && f.cni != "none" {
+		if _, err := nodecheck.CNIOptionSet(f.cni); err != nil {
+			return cliutil.UsageError("--cni: %v", err)
+		}
+	}
+	var need uint64
+	if f.imageBytes != "" {
+		q, err := resource.ParseQuantity(f.imageBytes)
+		if err != nil || q.Sign() < 0 {
+			return cliutil.UsageError("--image-bytes %q: want a size such as 6Gi or 6442450944", f.imageBytes)
+		}
+		need = uint64(q.Value())
+	}
+	if f.kernelConfig != "" && f.local {
+		return cliutil.UsageError("--kernel-config checks a file offline and --local checks this machine: pass one")
+	}
+
+	var res *nodecheck.Result
+	var err error
+	switch {
+	case f.kernelConfig != "":
+		var r *nodecheck.Report
+		r, err = nodecheck.CheckKernelConfigFile(f.kernelConfig, f.cni)
+		if err != nil {
+			return cliutil.WithExitCode(cliutil.ExitUsage, err)
+		}
+		res = &nodecheck.Result{Nodes: []nodecheck.Report{*r}}
+	case f.local:
+		var r *nodecheck.Report
+		r, err = nodecheck.Run(ctx, nodecheck.Options{
+			Root: f.root, NodeName: f.nodeName, CNI: f.cni, Release: rel, ResolvConf: f.resolvConf,
+			PodUID: f.podUID, APIServer: f.apiserver, MaxClockSkew: f.maxSkew, ImageBytes: need,
+		})
+		if err != nil {
+			return cliutil.WithExitCode(cliutil.ExitUsage, err)
+		}
+		res = &nodecheck.Result{Nodes: []nodecheck.Report{*r}}
+	default:
+		res, err = runCluster(ctx, streams, f, rel, need)
+		if err != nil {
+			return err
+		}
+	}
+	if err := f.output.Print(streams.Out, res, func(w io.Writer) error { return doctor.PrintTable(w, res, f.all) }); err != nil {
+		return err
+	}
+	if res.Failed() {
+		return &cliutil.ExitError{Code: cliutil.ExitFailure}
+	}
+	return nil
+}
+
+func runCluster(ctx context.Context, streams cliutil.IOStreams, f *flagpole, rel release.Release, need uint64) (*nodecheck.Result, error) {
+	client, cfg, err := f.kube.Clientset()
+	if err != nil {
+		return nil, cliutil.WithExitCode(cliutil.ExitUsage, err)
+	}
+	nodes, err := doctor.SelectNodes(ctx, client, f.nodes)
+	if err != nil {
+		return nil, err
+	}
+	arches, err := doctor.NodeArches(nodes)
+	if err != nil {
+		return nil, err
+	}
+	image, err := f.helper.Resolve(ctx, arches, streams.ErrOut)
+	if err != nil {
+		return nil, err
+	}
+	bar := progress.New(streams.ErrOut, "checking nodes", len(nodes), progress.Options{TTY: cliutil.IsTerminal(streams.ErrOut)})
+	res, err := doctor.Run(ctx, doctor.Options{
+		Client: client, Namespace: f.kube.Namespace, Image: image, CNI: f.cni, Release: rel, Nodes: f.nodes,
+		Timeout: f.timeout, FallbackAPIServer: cfg.Host, MaxClockSkew: f.maxSkew, ImageBytes: need,
+		Log: progressWriter{bar},
+		OnNode: func(node string, r *nodecheck.Report) {
+			s := r.Summary()
+			detail := fmt.Sprintf("%s: %d ok, %d warn, %d fail", node, s.OK, s.Warn, s.Fail)
+			if r.Error != "" {
+				detail = node + ": " + r.Error
+			}
+			bar.Add(1, detail)
+		},
+	})
+	bar.Finish("")
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// progressWriter prints log lines above the progress bar.
+type progressWriter struct{ bar *progress.Bar }
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	p.bar.Printf("%s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
