@@ -11,12 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/confrun/confrun/cmd/confrun/app/doctor"
-	"github.com/confrun/confrun/cmd/confrun/app/helper"
-	"github.com/confrun/confrun/cmd/confrun/app/junit"
-	"github.com/confrun/confrun/cmd/confrun/app/prepull"
-	"github.com/confrun/confrun/cmd/confrun/app/run"
 	"github.com/confrun/confrun/cmd/confrun/app/submit"
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
+	"github.com/confrun/confrun/cmd/confrun/app/junit"
 	"github.com/confrun/confrun/cmd/confrun/app/version"
 	"github.com/confrun/confrun/internal/cliutil"
 )
@@ -60,9 +57,6 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 		doctor.NewCommand(streams),
 		verify.NewCommand(streams),
 		submit.NewCommand(streams),
-		run.NewCommand(streams),
-		prepull.NewCommand(streams),
-		helper.NewCommand(streams),
 	)
 	return root
 }
