@@ -47,41 +47,24 @@ type Plan struct {
 
 // WriteText prints the plan for a person.
 func (p *Plan) WriteText(w io.Writer) error {
-	ew := &errWriter{w: w}
-	ew.printf("upstream:      %s (base %s", p.Upstream, p.Base)
+	var b strings.Builder
+	fmt.Fprintf(&b, "upstream:      %s (base %s", p.Upstream, p.Base)
 	if p.BaseSHA != "" {
-		ew.printf(" at %s", short(p.BaseSHA))
+		fmt.Fprintf(&b, " at %s", short(p.BaseSHA))
 	}
-	ew.printf(")\n")
-	ew.printf("fork:          %s (%s)\n", p.Fork, p.ForkAction)
-	ew.printf("branch:        %s (%s)\n", p.Branch, p.BranchAction)
-	ew.printf("files:\n")
-	tw := cliutil.NewTable(w)
+	fmt.Fprintf(&b, ")\nfork:          %s (%s)\nbranch:        %s (%s)\nfiles:\n", p.Fork, p.ForkAction, p.Branch, p.BranchAction)
+	tw := cliutil.NewTable(&b)
 	for _, f := range p.Files {
 		fmt.Fprintf(tw, "  %s\t%d bytes\tsha256:%s\n", f.Path, f.Size, f.SHA256)
 	}
-	if ew.err == nil {
-		ew.err = tw.Flush()
-	}
-	ew.printf("commit:        one commit on %s, author %s\n", p.Base, p.Author)
-	ew.printf("%s\n", indent(p.CommitMessage, "  | "))
-	ew.printf("pull request:  %s (%s)\n", p.Title, p.PullRequestAction)
-	ew.printf("body (%s):\n%s\n", p.BodySource, indent(p.Body, "  | "))
+	_ = tw.Flush()
+	fmt.Fprintf(&b, "commit:        one commit on %s, author %s\n%s\n", p.Base, p.Author, indent(p.CommitMessage, "  | "))
+	fmt.Fprintf(&b, "pull request:  %s (%s)\nbody (%s):\n%s\n", p.Title, p.PullRequestAction, p.BodySource, indent(p.Body, "  | "))
 	if len(p.VerifyFailed) > 0 {
-		ew.printf("WARNING: opened despite failing rules (--force): %s\n", strings.Join(p.VerifyFailed, ", "))
+		fmt.Fprintf(&b, "WARNING: opened despite failing rules (--force): %s\n", strings.Join(p.VerifyFailed, ", "))
 	}
-	return ew.err
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func indent(s, prefix string) string {

@@ -116,7 +116,7 @@ func Init(ctx context.Context, o InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	header := "# PRODUCT.yaml of a cncf/k8s-conformance submission; check it with `confrun verify " + dir + "`.\n"
-	readme := renderReadme(p, rel, dir, a, o, imageMap, mapContent)
+	readme := renderReadme(ctx, p, rel, dir, a, o, imageMap, mapContent)
 	res := &InitResult{Dir: dir, Release: rel.String(), Missing: p.Missing(), ImageMap: imageMap}
 	for _, w := range []struct {
 		name string
@@ -169,7 +169,7 @@ func orPlaceholder(v, what string) string {
 	return v
 }
 
-func renderReadme(p *Product, rel release.Release, dir string, a *arch.Arch, o InitOptions, imageMap string, mapContent []byte) string {
+func renderReadme(ctx context.Context, p *Product, rel release.Release, dir string, a *arch.Arch, o InitOptions, imageMap string, mapContent []byte) string {
 	var b bytes.Buffer
 	name := orPlaceholder(p.Name, "product name")
 	fmt.Fprintf(&b, "# %s %s on Kubernetes %s\n\n", name, p.Version, rel)
@@ -189,7 +189,7 @@ func renderReadme(p *Product, rel release.Release, dir string, a *arch.Arch, o I
 	fmt.Fprintf(&b, "The certified-conformance suite (focus `\\[Conformance\\]`, no skip) was run with confrun.\n\n")
 	fmt.Fprintf(&b, "- Kubernetes release: %s", rel)
 	if f, err := os.Open(filepath.Join(dir, FileE2ELog)); err == nil {
-		lf, err := scanLog(f)
+		lf, err := scanLog(ctx, f)
 		f.Close()
 		if err == nil && lf.E2EVersion != "" {
 			fmt.Fprintf(&b, " (e2e.test %s, kube-apiserver %s)", lf.E2EVersion, orPlaceholder(lf.APIServerVersion, "unknown"))

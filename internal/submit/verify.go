@@ -216,7 +216,7 @@ func (c *checkCtx) logFacts() (*logFacts, error) {
 		if err != nil {
 			c.logErr = err
 		} else {
-			c.log, c.logErr = scanLog(f)
+			c.log, c.logErr = scanLog(c.ctx, f)
 			f.Close()
 		}
 	}

@@ -124,9 +124,12 @@ k8s.io/kubernetes/test/e2e/e2e.go:69
 ------------------------------
 `, len(names), total, o.Version, o.Version)
 	for i, n := range names {
-		fmt.Fprintf(&b, "%s [sig-fixture, Conformance]\nk8s.io/kubernetes/test/e2e/fixture.go:%d\n", logName(n), i+1)
+		// Ginkgo v2 -v: the spec's text and labels, its location, its
+		// output; then a bare result line, or for a failure the result
+		// with the name again ("[It]" after the container text).
+		fmt.Fprintf(&b, "%s [sig-fixture, Conformance]\nk8s.io/kubernetes/test/e2e/fixture.go:%d\n  STEP: Creating a kubernetes client @ 11/21/26 23:53:06.442\n", n, i+1)
 		if i < o.Failed {
-			fmt.Fprintf(&b, "  [FAILED] fixture failure\n• [FAILED] [1.000 seconds]\n")
+			fmt.Fprintf(&b, "• [FAILED] [1.000 seconds]\n%s [sig-fixture, Conformance]\nk8s.io/kubernetes/test/e2e/fixture.go:%d\n\n  [FAILED] fixture failure\n  In [It] at: k8s.io/kubernetes/test/e2e/fixture.go:%d @ 11/21/26 23:54:07.548\n", logName(n), i+1, i+1)
 		} else {
 			b.WriteString("• [1.000 seconds]\n")
 		}
