@@ -258,3 +258,29 @@ func keptEdits(f *File) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// ViaMirror marks targets that `confrun images mirror` copied.
+const ViaMirror = "mirror"
+
+// Mirrored returns the map that points at a mirror in registry to: every
+// pulled image under its upstream repository path below to (what
+// defaultRegistry does), so that an e2e repo list alone can redirect the
+// suite. Entries not pulled are unchanged.
+func (m *Map) Mirrored(to string) (*Map, error) {
+	if err := checkRegistry(to); err != nil {
+		return nil, err
+	}
+	f := m.File()
+	f.DefaultRegistry, f.Rules, f.Overrides = strings.TrimSuffix(to, "/"), nil, nil
+	for i, e := range f.Images {
+		if !e.Pull {
+			continue
+		}
+		ref, err := ParseRef(e.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("upstream image %s: %w", e.Upstream, err)
+		}
+		f.Images[i].Target, f.Images[i].Via = under(to, ref), ViaMirror
+	}
+	return &Map{file: f, arch: m.arch, release: m.release}, nil
+}

@@ -7,10 +7,9 @@ import (
 	"context"
 	"fmt"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/imagemap"
+	"github.com/confrun/confrun/internal/imagemap/internal/parallel"
 	"github.com/confrun/confrun/internal/imagemap/registry"
 )
 
@@ -73,30 +72,16 @@ func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a ar
 			rep.NotPulled++
 		}
 	}
-	rep.Items = make([]Item, len(todo))
-	done := make(chan Item)
-	g := new(errgroup.Group)
-	g.SetLimit(o.Concurrency)
-	go func() {
-		for i, e := range todo {
-			g.Go(func() error {
-				it := Item{Upstream: e.Upstream, Target: e.Target, Result: c.Inspect(ctx, e.Target, a)}
-				rep.Items[i] = it
-				done <- it
-				return nil
-			})
-		}
-		_ = g.Wait()
-		close(done)
-	}()
 	n := 0
-	for it := range done {
-		n++
+	rep.Items = parallel.Map(len(todo), o.Concurrency, func(i int) Item {
+		return Item{Upstream: todo[i].Upstream, Target: todo[i].Target, Result: c.Inspect(ctx, todo[i].Target, a)}
+	}, func(done int, it Item) {
+		n = done
 		rep.Counts[it.Status]++
 		if o.OnResult != nil {
-			o.OnResult(n, len(todo), it)
+			o.OnResult(done, len(todo), it)
 		}
-	}
+	})
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("verification interrupted after %d of %d images: %w", n, len(todo), err)
 	}
