@@ -182,6 +182,9 @@ func TestWatchFollowsUntilComplete(t *testing.T) {
 	if u.Phase != "complete" || u.ResultStatus != "passed" {
 		t.Fatalf("final %+v", u)
 	}
+	if ctx.Err() != nil {
+		t.Fatal("Watch returned only when its context expired: it must return as soon as the run is done")
+	}
 }
 
 func node(name, goarch string, ready bool) *corev1.Node {

@@ -66,7 +66,8 @@ func Watch(ctx context.Context, cs kubernetes.Interface, ns string, fn func(Upda
 	}
 	lister := podInformer.Lister().Pods(ns)
 	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	// Informers stop on ctx; cancel before Shutdown waits for them.
+	defer func() { cancel(); factory.Shutdown() }()
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced) {
 		return Update{}, fmt.Errorf("watching pods in %s: %w", ns, context.Cause(ctx))
 	}
