@@ -21,6 +21,11 @@ import (
 
 func goodFolder(t *testing.T, o submittest.Options) string {
 	t.Helper()
+	if o == (submittest.Options{}) {
+		// Generated once per test binary; each test edits its own copy.
+		shared, _ := sharedFolder(t)
+		return copyFolder(t, shared)
+	}
 	dir, err := submittest.Write(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
