@@ -28,12 +28,17 @@ type kubeletConfig struct {
 	} `json:"memorySwap"`
 }
 
-func nodeProxy(ctx context.Context, c kubernetes.Interface, node, path string) ([]byte, error) {
-	return c.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", path).DoRaw(ctx)
+// proxyFunc GETs a path of a node's kubelet through the apiserver.
+type proxyFunc func(ctx context.Context, node, path string) ([]byte, error)
+
+func apiProxy(c kubernetes.Interface) proxyFunc {
+	return func(ctx context.Context, node, path string) ([]byte, error) {
+		return c.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", path).DoRaw(ctx)
+	}
 }
 
-func kubeletConfigz(ctx context.Context, c kubernetes.Interface, node string) (*kubeletConfig, error) {
-	raw, err := nodeProxy(ctx, c, node, "configz")
+func kubeletConfigz(ctx context.Context, proxy proxyFunc, node string) (*kubeletConfig, error) {
+	raw, err := proxy(ctx, node, "configz")
 	if err != nil {
 		return nil, fmt.Errorf("reading kubelet configz of %s: %w", node, err)
 	}
@@ -52,8 +57,8 @@ type fsStats struct {
 	CapacityBytes  *uint64 `json:"capacityBytes"`
 }
 
-func imageFsStats(ctx context.Context, c kubernetes.Interface, node string) (*fsStats, error) {
-	raw, err := nodeProxy(ctx, c, node, "stats/summary")
+func imageFsStats(ctx context.Context, proxy proxyFunc, node string) (*fsStats, error) {
+	raw, err := proxy(ctx, node, "stats/summary")
 	if err != nil {
 		return nil, fmt.Errorf("reading kubelet stats of %s: %w", node, err)
 	}
@@ -79,15 +84,15 @@ func imageFsStats(ctx context.Context, c kubernetes.Interface, node string) (*fs
 
 // clusterChecks are what the API knows about a node. They may also adjust
 // the node's own findings with the kubelet's configuration.
-func clusterChecks(ctx context.Context, c kubernetes.Interface, n *corev1.Node, r *nodecheck.Report, rel release.Release, imageBytes uint64) []nodecheck.Check {
+func clusterChecks(ctx context.Context, proxy proxyFunc, n *corev1.Node, r *nodecheck.Report, rel release.Release, imageBytes uint64) []nodecheck.Check {
 	var out []nodecheck.Check
 	out = append(out, readyCheck(n), runtimeCheck(n), kubeletCheck(n, rel), archCheck(n, r))
-	kc, kcErr := kubeletConfigz(ctx, c, n.Name)
+	kc, kcErr := kubeletConfigz(ctx, proxy, n.Name)
 	out = append(out, cgroupDriverCheck(kc, kcErr, r))
 	if kc != nil {
 		adjustForKubeletConfig(r, kc)
 	}
-	out = append(out, storageCheck(ctx, c, n.Name, kc, imageBytes))
+	out = append(out, storageCheck(ctx, proxy, n.Name, kc, imageBytes))
 	return out
 }
 
@@ -224,8 +229,8 @@ func adjustForKubeletConfig(r *nodecheck.Report, kc *kubeletConfig) {
 	}
 }
 
-func storageCheck(ctx context.Context, c kubernetes.Interface, node string, kc *kubeletConfig, need uint64) nodecheck.Check {
-	st, err := imageFsStats(ctx, c, node)
+func storageCheck(ctx context.Context, proxy proxyFunc, node string, kc *kubeletConfig, need uint64) nodecheck.Check {
+	st, err := imageFsStats(ctx, proxy, node)
 	if err != nil {
 		return nodecheck.Check{Area: nodecheck.AreaNode, Name: "image storage", Status: nodecheck.StatusWarn, Evidence: err.Error(),
 			Fix: "allow nodes/proxy for your user to let doctor read kubelet stats"}

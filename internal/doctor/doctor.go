@@ -82,6 +82,9 @@ type Options struct {
 	OnNode func(node string, r *nodecheck.Report)
 	// Log receives lines about what doctor does; may be nil.
 	Log io.Writer
+
+	// proxy reaches kubelets; default through the apiserver (tests fake it).
+	proxy proxyFunc
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -157,6 +160,9 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 	if o.Timeout == 0 {
 		o.Timeout = defaultTTL
 	}
+	if o.proxy == nil {
+		o.proxy = apiProxy(o.Client)
+	}
 	nodes, err := SelectNodes(ctx, o.Client, o.Nodes)
 	if err != nil {
 		return nil, err
@@ -191,7 +197,7 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 			}
 			r.Node = n.Name
 			r.Add(cniCheck)
-			r.Add(clusterChecks(ctx, o.Client, n, r, o.Release, o.ImageBytes)...)
+			r.Add(clusterChecks(ctx, o.proxy, n, r, o.Release, o.ImageBytes)...)
 			res.Nodes[i] = *r
 			if o.OnNode != nil {
 				o.OnNode(n.Name, r)
