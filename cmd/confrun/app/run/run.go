@@ -21,6 +21,7 @@ import (
 	"github.com/confrun/confrun/internal/buildinfo"
 	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/coverage"
+	"github.com/confrun/confrun/internal/junitconv"
 	"github.com/confrun/confrun/internal/release"
 	"github.com/confrun/confrun/internal/sonorun"
 )
@@ -173,6 +174,10 @@ func runE(ctx context.Context, streams cliutil.IOStreams, f *flagpole, customFoc
 	opts := sonorun.Options{
 		Spec: spec, Product: f.product, Context: f.kube.Context, Force: f.force, RequirePrepull: f.requirePrepull,
 		Wait: f.timeout, Version: info.Version, SonobuoyVersion: info.Sonobuoy,
+		ConvertJUnit: func(ctx context.Context, e2eLog, junit string) error {
+			_, err := junitconv.ConvertFile(ctx, e2eLog, junit, f.force, junitconv.Options{})
+			return err
+		},
 	}
 	var rel release.Release
 	if f.release != "" {
