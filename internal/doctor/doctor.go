@@ -78,7 +78,8 @@ type Options struct {
 	MaxClockSkew      time.Duration
 	// ImageBytes is the image data every node must hold (0: thresholds only).
 	ImageBytes uint64
-	// OnNode is called when a node's report is in (for progress); may be nil.
+	// OnNode is called when a node's report is in (for progress), never
+	// concurrently; may be nil.
 	OnNode func(node string, r *nodecheck.Report)
 	// Log receives lines about what doctor does; may be nil.
 	Log io.Writer
@@ -186,6 +187,7 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 
 	res := &nodecheck.Result{Nodes: make([]nodecheck.Report, len(nodes))}
 	var wg sync.WaitGroup
+	var mu sync.Mutex // serialises OnNode
 	for i := range nodes {
 		wg.Add(1)
 		go func(i int) {
@@ -200,7 +202,9 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 			r.Add(clusterChecks(ctx, o.proxy, n, r, o.Release, o.ImageBytes)...)
 			res.Nodes[i] = *r
 			if o.OnNode != nil {
+				mu.Lock()
 				o.OnNode(n.Name, r)
+				mu.Unlock()
 			}
 		}(i)
 	}
