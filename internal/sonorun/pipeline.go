@@ -24,6 +24,9 @@ type Options struct {
 	// Prepull reports pre-pulled images; nil when no report exists.
 	Prepull        PrepullStatus
 	RequirePrepull bool
+	// Images are the other images of the run (the e2e images of the map),
+	// recorded in run.json.
+	Images []ImageRecord
 	// Wait bounds the whole run (0: no bound).
 	Wait time.Duration
 	// ConvertJUnit writes a JUnit from an e2e.log when the tarball has none.
@@ -82,6 +85,7 @@ func (r *Runner) Run(ctx context.Context, o Options) (Record, error) {
 			{Role: "sonobuoy", Ref: o.Spec.SonobuoyImage},
 		},
 	}
+	rec.Images = append(rec.Images, o.Images...)
 	if err := WriteState(dir, rec); err != nil {
 		return rec, err
 	}

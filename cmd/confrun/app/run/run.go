@@ -42,6 +42,8 @@ type flagpole struct {
 	sonobuoyImage    string
 	repoList         string
 	requirePrepull   bool
+	imagemap         string
+	prepullReport    string
 	resume           bool
 	cleanup          bool
 	rerunFailed      bool
@@ -102,6 +104,8 @@ in the folder are kept under previous/<time>/ unless --force.`,
 	fs.StringVar(&f.conformanceImage, "conformance-image", "", "the conformance image for ARCH (overrides the image map)")
 	fs.StringVar(&f.sonobuoyImage, "sonobuoy-image", "", "the sonobuoy image for ARCH (overrides the image map)")
 	fs.StringVar(&f.repoList, "e2e-repo-config", "", "a KUBE_TEST_REPO_LIST file for the e2e images (confrun images map writes one)")
+	fs.StringVar(&f.imagemap, "imagemap", "", "the image map (confrun images map): conformance and sonobuoy images, and beside it repo-list.yaml and prepull.json")
+	fs.StringVar(&f.prepullReport, "prepull-report", "", "the prepull report (default: prepull.json beside --imagemap)")
 	fs.BoolVar(&f.requirePrepull, "require-prepull", false, "refuse to run unless the prepull report shows every image on every node")
 	fs.BoolVar(&f.resume, "resume", false, "reattach to an interrupted run and finish it")
 	fs.BoolVar(&f.cleanup, "cleanup", false, "delete everything a run created (namespace, RBAC, leftover e2e namespaces)")
@@ -145,6 +149,10 @@ func runE(ctx context.Context, streams cliutil.IOStreams, f *flagpole, customFoc
 		return nil
 	}
 
+	in, err := loadInputs(streams.ErrOut, f)
+	if err != nil {
+		return cliutil.WithExitCode(cliutil.ExitUsage, err)
+	}
 	var a arch.Arch
 	if f.arch != "" {
 		if a, err = arch.Parse(f.arch); err != nil {
@@ -162,17 +170,14 @@ func runE(ctx context.Context, streams cliutil.IOStreams, f *flagpole, customFoc
 	if f.product != "" && !productRE.MatchString(f.product) {
 		return cliutil.UsageError("--product %q: use lowercase letters, digits and dashes (it becomes a folder name in cncf/k8s-conformance)", f.product)
 	}
-	repoList, err := sonorun.ReadRepoList(f.repoList)
-	if err != nil {
-		return cliutil.WithExitCode(cliutil.ExitUsage, err)
-	}
 	spec := sonorun.Spec{
 		Arch: a, Namespace: f.kube.Namespace, Focus: f.focus, Skip: f.skip, Parallel: f.parallel,
-		ConformanceImage: f.conformanceImage, SonobuoyImage: f.sonobuoyImage, RepoList: repoList,
+		ConformanceImage: in.conformance, SonobuoyImage: in.sonobuoy, RepoList: in.repoList,
 	}
 	info := buildinfo.Get()
 	opts := sonorun.Options{
 		Spec: spec, Product: f.product, Context: f.kube.Context, Force: f.force, RequirePrepull: f.requirePrepull,
+		Prepull: in.prepull, Images: in.images,
 		Wait: f.timeout, Version: info.Version, SonobuoyVersion: info.Sonobuoy,
 		ConvertJUnit: func(ctx context.Context, e2eLog, junit string) error {
 			_, err := junitconv.ConvertFile(ctx, e2eLog, junit, f.force, junitconv.Options{})
