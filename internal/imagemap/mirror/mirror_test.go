@@ -11,9 +11,9 @@ import (
 
 	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/imagemap"
-	"github.com/confrun/confrun/internal/imagemap/internal/regtest"
 	"github.com/confrun/confrun/internal/imagemap/inventory"
 	"github.com/confrun/confrun/internal/imagemap/registry"
+	"github.com/confrun/confrun/internal/imagemap/regtest"
 	"github.com/confrun/confrun/internal/imagemap/verify"
 	"github.com/confrun/confrun/internal/release"
 )

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/confrun/confrun/internal/arch"
-	"github.com/confrun/confrun/internal/imagemap/internal/regtest"
+	"github.com/confrun/confrun/internal/imagemap/regtest"
 )
 
 var mips = arch.MustParse("mips64el")

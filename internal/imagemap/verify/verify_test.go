@@ -12,8 +12,8 @@ import (
 
 	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/imagemap"
-	"github.com/confrun/confrun/internal/imagemap/internal/regtest"
 	"github.com/confrun/confrun/internal/imagemap/registry"
+	"github.com/confrun/confrun/internal/imagemap/regtest"
 )
 
 // inflight counts concurrent manifest requests.
