@@ -71,6 +71,11 @@ func readMountinfo(h *host, rel string) ([]cgroupMount, bool) {
 	if err != nil {
 		return nil, false
 	}
+	return parseMountinfo(ls), true
+}
+
+// parseMountinfo returns the cgroup mounts among mountinfo lines.
+func parseMountinfo(ls []string) []cgroupMount {
 	var out []cgroupMount
 	for _, l := range ls {
 		pre, post, ok := strings.Cut(l, " - ")
@@ -98,7 +103,7 @@ func readMountinfo(h *host, rel string) ([]cgroupMount, bool) {
 			out = append(out, cgroupMount{dir: dir, controllers: ctrls})
 		}
 	}
-	return out, true
+	return out
 }
 
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space).
@@ -204,27 +209,28 @@ func globRel(h *host, pattern string) ([]string, error) {
 // controllerOption maps a cgroup controller to the kernel option that
 // builds it.
 func controllerOption(c string) Option {
+	name := "CGROUPS"
 	switch c {
 	case "cpu":
-		return Option{Name: "CGROUP_SCHED", Why: "the cpu controller"}
+		name = "CGROUP_SCHED"
 	case "cpuacct":
-		return Option{Name: "CGROUP_CPUACCT", Why: "the cpuacct controller"}
+		name = "CGROUP_CPUACCT"
 	case "cpuset":
-		return Option{Name: "CPUSETS", Why: "the cpuset controller"}
+		name = "CPUSETS"
 	case "devices":
-		return Option{Name: "CGROUP_DEVICE", Why: "the devices controller"}
+		name = "CGROUP_DEVICE"
 	case "freezer":
-		return Option{Name: "CGROUP_FREEZER", Why: "the freezer controller"}
+		name = "CGROUP_FREEZER"
 	case "memory":
-		return Option{Name: "MEMCG", Why: "the memory controller"}
+		name = "MEMCG"
 	case "pids":
-		return Option{Name: "CGROUP_PIDS", Why: "the pids controller"}
+		name = "CGROUP_PIDS"
 	case "hugetlb":
-		return Option{Name: "CGROUP_HUGETLB", Why: "the hugetlb controller"}
+		name = "CGROUP_HUGETLB"
 	case "blkio", "io":
-		return Option{Name: "BLK_CGROUP", Why: "the " + c + " controller"}
+		name = "BLK_CGROUP"
 	}
-	return Option{Name: "CGROUPS", Why: "cgroups"}
+	return Option{Name: name, Why: "the " + c + " controller"}
 }
 
 // procName is the name /proc/cgroups uses for a controller.

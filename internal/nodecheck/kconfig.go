@@ -26,7 +26,7 @@ func ParseKernelConfig(r io.Reader) (KernelConfig, error) {
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if rest, ok := strings.CutPrefix(line, "# CONFIG_"); ok {
-			if name, ok := strings.CutSuffix(rest, " is not set"); ok {
+			if name, ok := strings.CutSuffix(rest, " is not set"); ok && name != "" && !strings.ContainsAny(name, " \t") {
 				cfg[name] = "n"
 			}
 			continue
@@ -47,17 +47,24 @@ func ParseKernelConfig(r io.Reader) (KernelConfig, error) {
 	return cfg, nil
 }
 
-// ReadKernelConfig parses data, gunzipping it first when it is gzip
-// (/proc/config.gz), whatever the file is called.
-func ReadKernelConfig(data []byte) (KernelConfig, error) {
-	var r io.Reader = bytes.NewReader(data)
+// configReader reads data, through gunzip when it is gzip (/proc/config.gz),
+// whatever the file is called.
+func configReader(data []byte) (io.Reader, error) {
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(r)
+		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("opening gzip: %w", err)
 		}
-		defer zr.Close()
-		r = zr
+		return zr, nil
+	}
+	return bytes.NewReader(data), nil
+}
+
+// ReadKernelConfig parses data, plain or gzip.
+func ReadKernelConfig(data []byte) (KernelConfig, error) {
+	r, err := configReader(data)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := ParseKernelConfig(r)
 	if err != nil {

@@ -2,11 +2,8 @@ package nodecheck
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -270,14 +267,9 @@ func CheckKernelConfigFile(file, cni string) (*Report, error) {
 // configKernelVersion reads the version from a config's header comment,
 // "# Linux/x86 6.1.0 Kernel Configuration".
 func configKernelVersion(data []byte) string {
-	var rd io.Reader = bytes.NewReader(data)
-	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(rd)
-		if err != nil {
-			return ""
-		}
-		defer zr.Close()
-		rd = zr
+	rd, err := configReader(data)
+	if err != nil {
+		return ""
 	}
 	sc := bufio.NewScanner(rd)
 	for i := 0; i < 10 && sc.Scan(); i++ {
