@@ -45,6 +45,37 @@ check_down() {
 	iptables -w -t nat -S 2>/dev/null | grep -qE 'KUBE-|CNI-' && fail "nat chains left" || ok "no iptables chain left (nat)"
 }
 
+# check_mips NODE: the mips64le variant of the lab busybox, pulled with
+# --platform, runs emulated (qemu-user, binfmt F flag) in a pod. The image
+# goes on the node under a check-only name, so the node's normal (amd64)
+# images are left as they were.
+check_mips() {
+	local n=$1 ref repo tag sock pod=lab-check-mips out digest
+	ref=$(image_ref busybox)
+	repo=${ref%:*}
+	tag=${ref%%/*}/lab-check/busybox:mips64le
+	sock=$(node_sock "$n")
+	# Pull the mips64le manifest itself (by digest), not the index: from an
+	# index the runtime would pick the host's platform.
+	digest=$(curl -fsS -H 'Accept: application/vnd.oci.image.index.v1+json' \
+		"http://${ref%%/*}/v2/${repo#*/}/manifests/${ref##*:}" |
+		jq -r '.manifests[] | select(.platform.architecture == "mips64le") | .digest')
+	if [[ -z $digest ]] || ! in_node "$n" ctr -a "$sock" -n k8s.io images pull --platform linux/mips64le \
+		--hosts-dir "$VAR/${n#lab-}/etc/certs.d" "$repo@$digest" >/dev/null 2>&1; then
+		fail "pulling the mips64le variant of $ref on $n"; return
+	fi
+	in_node "$n" ctr -a "$sock" -n k8s.io images tag --force "$repo@$digest" "$tag" >/dev/null
+	in_node "$n" ctr -a "$sock" -n k8s.io images rm "$repo@$digest" >/dev/null
+	kc delete pod "$pod" --ignore-not-found --wait=true >/dev/null 2>&1
+	kc run "$pod" --image="$tag" --image-pull-policy=Never --restart=Never \
+		--overrides="{\"spec\":{\"nodeName\":\"$n\"}}" --command -- uname -m >/dev/null
+	kc wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$pod" --timeout=120s >/dev/null 2>&1 || true
+	out=$(kc logs "$pod" 2>&1)
+	[[ $out == mips64 ]] && ok "mips64le busybox runs emulated on $n (uname -m: $out)" || fail "mips64le pod on $n: $out"
+	kc delete pod "$pod" --wait=true >/dev/null 2>&1
+	in_node "$n" ctr -a "$sock" -n k8s.io images rm "$tag" >/dev/null 2>&1 || true
+}
+
 lab_check() {
 	if ! all_running; then
 		[[ ${LAB_CHECK_UP:-0} == 1 ]] || die "the lab is not running: make lab-up (or LAB_CHECK_UP=1)"
@@ -64,6 +95,7 @@ lab_check() {
 	img=$(image_ref busybox)
 	[[ $img == 127.0.0.1:* ]] && ok "lab busybox image $img" || fail "no busybox in images.json"
 	for n in $NODES; do check_pod "$n" "$img"; done
+	check_mips lab-node-2
 	[[ ${CHECK_DOWN:-0} == 1 ]] && check_down
 	if ((CHECK_FAILS)); then echo "lab-check: $CHECK_FAILS check(s) failed"; return 1; fi
 	echo "lab-check: all checks passed"

@@ -498,6 +498,21 @@ images_push() {
 		die "building/pushing images failed, see $LOGS/imgtool.log"
 }
 
+# forget_stale_images NODE: containerd roots outlive lab-down; drop any lab
+# image whose name now points at another digest than the registry's, so that
+# IfNotPresent pulls the current content.
+forget_stale_images() {
+	local n=$1 sock name digest want
+	sock=$(node_sock "$n")
+	in_node "$n" ctr -a "$sock" -n k8s.io images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}' |
+		while read -r name digest; do
+			want=$(jq -r --arg r "$name" '.[] | select(.ref == $r) | .digest' "$STATE/images.json")
+			if [[ -n $want && $want != "$digest" ]]; then
+				in_node "$n" ctr -a "$sock" -n k8s.io images rm "$name" >/dev/null 2>&1 || true
+			fi
+		done
+}
+
 image_ref() { jq -r --arg n "$1" '.[] | select(.name == $n) | .ref' "$STATE/images.json"; }
 
 addons_up() {
@@ -572,7 +587,7 @@ cmd_up() {
 	images_push "$port"
 	control_plane_up
 	local n
-	for n in $NODES; do containerd_up "$n" "$port"; done
+	for n in $NODES; do containerd_up "$n" "$port"; forget_stale_images "$n"; done
 	for n in $NODES; do kubelet_up "$n"; done
 	for n in $NODES; do kube_proxy_up "$n"; done
 	log "waiting for nodes to register"

@@ -22,9 +22,12 @@ import (
 )
 
 // directives is the plugin order, a subset of CoreDNS' plugin.cfg order.
+// "template" comes after "kubernetes" here (upstream has it before): the
+// lab's Corefile uses it as the catch-all NXDOMAIN for names outside the
+// cluster zones, which the kubernetes plugin passes on.
 var directives = []string{
 	"reload", "health", "ready", "errors", "log", "cache",
-	"hosts", "template", "kubernetes", "loop", "whoami",
+	"hosts", "kubernetes", "template", "loop", "whoami",
 }
 
 func main() {
