@@ -122,6 +122,12 @@ func base(ctx context.Context, st *Step, dir *release.ImageSource, o Options) []
 		return []string{fmt.Sprintf("BASEIMAGE has no line for %s or linux/amd64", platform)}
 	}
 	st.Base = amd
+	if rest, ok := strings.CutPrefix(amd, "REGISTRY/"); ok {
+		// BASEIMAGE's REGISTRY is the e2e registry: built on another test image.
+		st.BaseVerdict = BaseUnknown
+		return []string{fmt.Sprintf("upstream has no %s base; it builds on the e2e image %s (REGISTRY is the e2e registry): build that for %s first and use it as the base",
+			platform, strings.SplitN(rest, "-linux-", 2)[0], platform)}
+	}
 	var advice []string
 	lead := fmt.Sprintf("upstream has no %s base (it builds %s); its amd64 base is %s", platform, strings.Join(st.UpstreamPlatforms, ", "), amd)
 	verdict, note := knows(amd, o.Arch)

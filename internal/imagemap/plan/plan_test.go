@@ -74,6 +74,9 @@ func TestPlanMips(t *testing.T) {
 	if s := step(t, steps, "docker.io/sonobuoy/sonobuoy:"+inventory.SonobuoyVersion()); !strings.Contains(s.Advice, "advertise address") {
 		t.Errorf("sonobuoy: %+v", s)
 	}
+	if k := step(t, steps, "registry.k8s.io/e2e-test-images/kitten:1.7"); !strings.Contains(k.Advice, "builds on the e2e image agnhost:2.33") {
+		t.Errorf("kitten: %+v", k)
+	}
 	if s := step(t, steps, "registry.k8s.io/pause:3.10.1"); !strings.Contains(s.Source, "build/pause") {
 		t.Errorf("pause: %+v", s)
 	}

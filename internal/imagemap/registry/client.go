@@ -85,7 +85,7 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{opts: o}
 	c.remote = []remote.Option{
-		remote.WithTransport(&schemeGuard{next: base, insecure: c.insecure}),
+		remote.WithTransport(newTransport(base, c.insecure)),
 		remote.WithAuthFromKeychain(o.Keychain),
 		remote.WithUserAgent("confrun/" + buildinfo.Get().Version),
 		// Short retries: a registry that is down should be reported as
@@ -132,23 +132,6 @@ func (c *Client) ParseReference(s string) (name.Reference, error) {
 		return nil, fmt.Errorf("%q is not an image reference: %w", s, err)
 	}
 	return ref, nil
-}
-
-// schemeGuard upgrades every plain-HTTP request to HTTPS unless its host
-// was listed as insecure. go-containerregistry itself falls back to HTTP
-// for loopback and private addresses; confrun does so only when asked.
-type schemeGuard struct {
-	next     http.RoundTripper
-	insecure func(host string) bool
-}
-
-func (g *schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.insecure(req.URL.Host) {
-		r := req.Clone(req.Context())
-		r.URL.Scheme = "https"
-		return g.next.RoundTrip(r)
-	}
-	return g.next.RoundTrip(req)
 }
 
 // withTimeout bounds one operation.

@@ -2,12 +2,14 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,5 +197,60 @@ func TestCopy(t *testing.T) {
 	_, err = c.Copy(ctx, src+"/cke/nothere:1", dst+"/x/y:1", mips, false)
 	if st, _ := Classify(err); st != StatusMissing {
 		t.Errorf("copying a missing image: %v", err)
+	}
+}
+
+func TestPingAskedOncePerHost(t *testing.T) {
+	var mu sync.Mutex
+	pings := 0
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v2/" {
+				mu.Lock()
+				pings++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	host := regtest.Start(t, count)
+	var refs []string
+	for i := 0; i < 20; i++ {
+		ref := fmt.Sprintf("%s/repo%d/img:1", host, i)
+		regtest.MustPushImage(t, ref, "linux/mips64le")
+		refs = append(refs, ref)
+	}
+	mu.Lock()
+	pings = 0
+	mu.Unlock()
+	c := client(t, Options{Insecure: []string{host}})
+	var wg sync.WaitGroup
+	for _, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := c.Inspect(context.Background(), ref, mips); r.Status != StatusOK {
+				t.Errorf("%s: %+v", ref, r)
+			}
+		}()
+	}
+	wg.Wait()
+	if pings != 1 {
+		t.Errorf("%d pings for 20 repositories on one host, want 1", pings)
+	}
+}
+
+func TestInsecureMeansAnyCertificateToo(t *testing.T) {
+	s := httptest.NewTLSServer(gcrregistry.New(gcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer s.Close()
+	host := strings.TrimPrefix(s.URL, "https://")
+	if _, err := regtest.PushImage(host+"/a/b:1", "linux/mips64le", 1, remote.WithTransport(s.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	if r := client(t, Options{}).Inspect(context.Background(), host+"/a/b:1", mips); r.Status != StatusUnreachable {
+		t.Errorf("self-signed registry not listed: %+v", r)
+	}
+	if r := client(t, Options{Insecure: []string{host}}).Inspect(context.Background(), host+"/a/b:1", mips); r.Status != StatusOK {
+		t.Errorf("self-signed registry listed as insecure: %+v", r)
 	}
 }

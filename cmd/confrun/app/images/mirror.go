@@ -74,10 +74,11 @@ destination has are not sent again, so running mirror again is cheap.
 					}
 					bar.Set(done, it.Dest)
 				}})
-			bar.Finish("")
 			if err != nil {
+				bar.Finish("interrupted")
 				return err
 			}
+			bar.Finish("done")
 			if err := f.out.Print(streams.Out, res, func(w io.Writer) error { return mirrorTable(w, res) }); err != nil {
 				return err
 			}

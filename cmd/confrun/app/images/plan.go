@@ -125,10 +125,11 @@ func (f *planFlags) run(ctx context.Context, streams cliutil.IOStreams) ([]plan.
 		bar := newBar(streams, "verifying "+a.Platform(), 0)
 		rep, err := verify.Run(ctx, c, entries, a, verify.Options{Concurrency: f.reg.concurrency,
 			OnResult: func(done, total int, it verify.Item) { bar.SetTotal(total); bar.Set(done, it.Target) }})
-		bar.Finish("")
 		if err != nil {
+			bar.Finish("interrupted")
 			return nil, err
 		}
+		bar.Finish(fmt.Sprintf("%d of %d ok", rep.Counts[registry.StatusOK], len(rep.Items)))
 		o.Statuses = map[string]registry.Result{}
 		for _, it := range rep.Items {
 			o.Statuses[it.Target] = it.Result

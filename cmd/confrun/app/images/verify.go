@@ -65,10 +65,11 @@ except those listed with --insecure-registry. Checks run concurrently
 					}
 					bar.Set(done, it.Target)
 				}})
-			bar.Finish("")
 			if err != nil {
+				bar.Finish("interrupted")
 				return err
 			}
+			bar.Finish(fmt.Sprintf("%d of %d ok", rep.Counts[registry.StatusOK], len(rep.Items)))
 			if err := f.out.Print(streams.Out, rep, func(w io.Writer) error { return verifyTable(w, rep) }); err != nil {
 				return err
 			}
