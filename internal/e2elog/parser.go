@@ -141,6 +141,9 @@ type parser struct {
 	rs     runState
 	// versions printed before the first "Running Suite:" banner
 	pre Run
+	// buffers reused from one result block to the next
+	msgBuf []byte
+	locBuf []string
 }
 
 type runState struct {
@@ -174,8 +177,8 @@ type block struct {
 	loc       []string
 	locDone   bool
 	inSection bool
-	msg       []string
-	msgBytes  int
+	msg       []byte // message lines, each ended by '\n'
+	lines     int
 	cut       bool
 	done      bool // Ginkgo v2: "In [X] at:" seen
 	fail      Failure
@@ -205,21 +208,51 @@ func interesting(c byte) bool {
 
 func (p *parser) feed(b []byte) {
 	p.lineNo++
-	b = bytes.TrimRight(b, "\r\n")
+	for n := len(b); n > 0 && (b[n-1] == '\n' || b[n-1] == '\r'); n-- {
+		b = b[:n-1]
+	}
 	if bytes.IndexByte(b, 0x1b) >= 0 {
 		b = stripANSI(append([]byte(nil), b...))
 	}
-	if p.rs.blk == nil && p.rs.wr == nil && p.rs.sum == nil && !p.rs.afterDelim {
-		if len(b) == 0 {
+	if p.rs.wr == nil && p.rs.sum == nil && !p.rs.afterDelim {
+		if blk := p.rs.blk; blk == nil {
+			if len(b) == 0 {
+				return
+			}
+			if c := b[0]; c == ' ' || c == '\t' || !interesting(c) {
+				p.scanOutput(b)
+				return
+			}
+		} else if v1 := blk.h.format == GinkgoV1 || (blk.h.format == FormatAuto && p.format == GinkgoV1); v1 && blk.locDone && len(b) > 0 && b[0] == ' ' {
+			// Ginkgo v1 failure body: all of it is kept.
+			p.addMsgBytes(blk, b)
 			return
-		}
-		if c := b[0]; c == ' ' || c == '\t' || !interesting(c) {
-			p.scanOutput(b)
+		} else if !v1 && blk.locDone && !blk.inSection && !blk.done && len(b) > 2 && b[0] == ' ' && b[1] == ' ' &&
+			(b[2] == ' ' || b[2] != '<' && b[2] != 'I' && !bytes.HasSuffix(b, sectionStart)) {
+			// Ginkgo v2 failure message.
+			p.addMsgBytes(blk, b[2:])
 			return
+		} else if !v1 && blk.locDone && len(b) > 2 && b[0] == ' ' && b[1] == ' ' && (blk.inSection || blk.done) {
+			// Captured output inside a result block (a timeline, a
+			// progress report): only its end matters, and the version
+			// lines a parallel run prints there.
+			if blk.inSection && b[2] == '<' && bytes.HasPrefix(b, sectionEnd) {
+				blk.inSection = false
+				return
+			}
+			if !blk.done || blk.fail.Panic != "" || blk.h.state != Panicked {
+				p.scanOutput(b)
+				return
+			}
 		}
 	}
 	p.line(string(b))
 }
+
+var (
+	sectionEnd   = []byte("  << ")
+	sectionStart = []byte(" >>")
+)
 
 func (p *parser) line(s string) {
 	if p.rs.wr != nil && p.willRunLine(s) {
@@ -257,8 +290,11 @@ func (p *parser) scanOutput(b []byte) {
 			p.scanFlags(run, b)
 		}
 	}
-	t := bytes.TrimLeft(b, " \t")
-	if len(t) > 0 && (t[0] == 'I' || t[0] == 'R' || t[0] == 'p') {
+	t := b
+	for len(t) > 0 && (t[0] == ' ' || t[0] == '\t') {
+		t = t[1:]
+	}
+	if len(t) > 14 && (t[0] == 'I' && t[1] == 'n' || t[0] == 'R' && t[1] == 'e' || t[0] == 'p' && t[1] == 'a') {
 		p.interrupt(string(t))
 	}
 }
@@ -516,36 +552,33 @@ func (p *parser) countsLine(s string) bool {
 // dotsOrJSON handles runs of denoters ("SSSS•SS•P") and the e2e framework's
 // progress JSON ({"msg":"PASSED ..."}), which can share a line.
 func (p *parser) dotsOrJSON(s string) bool {
-	i := 0
+	i, skipped, pending, passed := 0, 0, 0, 0
+scan:
 	for i < len(s) {
-		switch {
-		case strings.HasPrefix(s[i:], denoter):
-			i += len(denoter)
-		case s[i] == 'S' || s[i] == 'P':
+		switch c := s[i]; {
+		case c == 'S':
+			skipped++
 			i++
+		case c == 'P':
+			pending++
+			i++
+		case c == denoter[0] && i+2 < len(s) && s[i+1] == denoter[1] && s[i+2] == denoter[2]:
+			passed++
+			i += len(denoter)
 		default:
-			goto done
+			break scan
 		}
 	}
-done:
 	rest := s[i:]
 	if (rest != "" && rest[0] != '{') || (i == 0 && !strings.HasPrefix(rest, `{"msg":`)) {
 		return false
 	}
 	if i > 0 {
 		p.ensureRun()
-	}
-	for j := 0; j < i; {
-		switch {
-		case strings.HasPrefix(s[j:], denoter):
+		p.run.AnonymousSkipped += skipped
+		p.run.Pending += pending
+		for range passed {
 			p.barePass()
-			j += len(denoter)
-		case s[j] == 'S':
-			p.run.AnonymousSkipped++
-			j++
-		default:
-			p.run.Pending++
-			j++
 		}
 	}
 	if rest != "" {
@@ -632,7 +665,7 @@ func (p *parser) resultHeader(s string) bool {
 	}
 	p.ensureRun()
 	p.detect(h.format)
-	p.rs.blk = &block{h: h, line: p.lineNo}
+	p.rs.blk = &block{h: h, line: p.lineNo, msg: p.msgBuf[:0], loc: p.locBuf[:0]}
 	return true
 }
 
@@ -783,7 +816,7 @@ func (p *parser) blockLine(s string) bool {
 		t := s[2:]
 		switch {
 		case strings.HasSuffix(t, " >>"):
-			b.inSection, b.msg, b.msgBytes = true, b.msg[:0], 0
+			b.inSection, b.msg, b.lines = true, b.msg[:0], 0
 			return true
 		case strings.HasPrefix(t, "<< "):
 			b.inSection = false
@@ -800,24 +833,35 @@ func (p *parser) blockLine(s string) bool {
 	if b.inSection || b.done {
 		return true
 	}
-	if s == "" && len(b.msg) == 0 {
+	if s == "" && b.lines == 0 {
 		return true
 	}
 	p.addMsg(b, cutIndent(s, 2))
 	return true
 }
 
-func (p *parser) addMsg(b *block, s string) {
+func (p *parser) addMsg(b *block, s string) { p.addMsgBytes(b, []byte(s)) }
+
+func (p *parser) addMsgBytes(b *block, s []byte) {
 	if b.cut {
 		return
 	}
-	if b.msgBytes+len(s) > p.opts.MaxMessageBytes {
-		b.msg = append(b.msg, "[... cut by confrun: message longer than "+strconv.Itoa(p.opts.MaxMessageBytes)+" bytes]")
+	if len(b.msg)+len(s) > p.opts.MaxMessageBytes {
+		b.msg = append(b.msg, "[... cut by confrun: message longer than "+strconv.Itoa(p.opts.MaxMessageBytes)+" bytes]\n"...)
+		b.lines++
 		b.cut = true
 		return
 	}
-	b.msg = append(b.msg, s)
-	b.msgBytes += len(s) + 1
+	b.msg = append(append(b.msg, s...), '\n')
+	b.lines++
+}
+
+// msgLines splits the collected message into lines.
+func (b *block) msgLines() []string {
+	if b.lines == 0 {
+		return nil
+	}
+	return strings.Split(string(b.msg[:len(b.msg)-1]), "\n")
 }
 
 // failureWhere reads "In [It] at: path/file.go:12 @ 11/21/26 23:54:41.051".
@@ -840,6 +884,13 @@ func (p *parser) failureWhere(b *block, t string) {
 func (p *parser) finishBlock() {
 	b := p.rs.blk
 	p.rs.blk = nil
+	defer func() {
+		// Reuse the buffers: what the result keeps was copied out.
+		if cap(b.msg) <= 1<<20 {
+			p.msgBuf = b.msg[:0]
+		}
+		p.locBuf = b.loc[:0]
+	}()
 	spec := Spec{
 		NodeType: b.h.nodeType, State: b.h.state, Duration: b.h.duration,
 		HasDuration: b.h.hasDur, Attempts: b.h.attempts, Line: b.line, slow: b.h.slow,
@@ -857,7 +908,7 @@ func (p *parser) finishBlock() {
 
 // v2Block reads the code location block and failure of a Ginkgo v2 result.
 func (p *parser) v2Block(b *block, spec *Spec) (string, bool) {
-	msg := trimBlank(b.msg)
+	msg := trimBlank(b.msgLines())
 	if len(msg) > 0 || b.fail.Location != "" {
 		f := b.fail
 		f.Message = strings.Join(msg, "\n")
@@ -962,7 +1013,7 @@ func (p *parser) v1Block(b *block, spec *Spec) (string, bool) {
 		}
 	}
 	if spec.State != Passed && spec.State != Pending {
-		spec.Failure = v1Failure(b.msg, failType, compLoc, spec.State)
+		spec.Failure = v1Failure(b.msgLines(), failType, compLoc, spec.State)
 		if spec.NodeType != "It" && len(locs) > 0 {
 			spec.Failure.ComponentLocation = locs[0]
 			spec.Failure.NodeType = spec.NodeType

@@ -102,14 +102,16 @@ type runStats struct {
 	skipped        int
 	pending        int
 	reportNodeSeen bool
-	ran            map[string]bool // normalized names of specs the log shows
+	ran            []uint64 // bitset of converter.ids the run shows
 }
 
 type converter struct {
 	opts  Options
-	enc   *xml.Encoder
 	spool *countWriter
 	runs  []*runStats
+	// ids numbers the distinct conformance test names seen; each run
+	// records the ones it ran in a bitset.
+	ids map[string]int
 	// conformance-relevant outcomes by normalized name (bounded by the
 	// number of distinct conformance tests).
 	outcomes map[string]coverage.Status
@@ -123,6 +125,12 @@ type countWriter struct {
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countWriter) WriteString(s string) (int, error) {
+	n, err := c.w.WriteString(s)
 	c.n += int64(n)
 	return n, err
 }
@@ -159,17 +167,12 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		_ = spool.Close()
 		_ = os.Remove(spool.Name())
 	}()
-	c := &converter{opts: opts, outcomes: map[string]coverage.Status{}}
+	c := &converter{opts: opts, outcomes: map[string]coverage.Status{}, ids: map[string]int{}}
 	c.spool = &countWriter{w: bufio.NewWriterSize(spool, 64<<10)}
-	c.enc = xml.NewEncoder(c.spool)
-	c.enc.Indent("\t\t", "\t")
 
 	log, err := e2elog.Parse(ctx, in, e2elog.Options{Format: opts.Format, MaxMessageBytes: opts.MaxMessageBytes}, c.spec)
 	if err != nil {
 		return nil, err
-	}
-	if err := c.enc.Flush(); err != nil {
-		return nil, fmt.Errorf("writing the testcase spool: %w", err)
 	}
 	if err := c.spool.w.Flush(); err != nil {
 		return nil, fmt.Errorf("writing the testcase spool: %w", err)
@@ -207,7 +210,7 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 			continue
 		}
 		for _, code := range required {
-			if c.runs[i].ran[coverage.NormalizeName(code)] {
+			if c.runs[i].has(c.ids, coverage.NormalizeName(code)) {
 				continue
 			}
 			name := code
@@ -310,17 +313,26 @@ func (c *converter) release(log *e2elog.Log) (release.Release, string) {
 
 func (c *converter) stats(run int) *runStats {
 	for len(c.runs) <= run {
-		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n, ran: map[string]bool{}})
+		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n})
 	}
 	return c.runs[run]
+}
+
+func (st *runStats) has(ids map[string]int, name string) bool {
+	id, ok := ids[name]
+	return ok && id/64 < len(st.ran) && st.ran[id/64]&(1<<(id%64)) != 0
+}
+
+func (st *runStats) add(id int) {
+	for len(st.ran) <= id/64 {
+		st.ran = append(st.ran, 0)
+	}
+	st.ran[id/64] |= 1 << (id % 64)
 }
 
 // spec writes one testcase to the spool.
 func (c *converter) spec(s e2elog.Spec) error {
 	st := c.stats(s.Run)
-	if st.ran == nil {
-		st.ran = map[string]bool{}
-	}
 	if s.NodeType == "ReportAfterSuite" {
 		if st.reportNodeSeen || s.Text == junitReportNode {
 			st.reportNodeSeen = true
@@ -331,12 +343,15 @@ func (c *converter) spec(s e2elog.Spec) error {
 	if tc.Classname == "" {
 		tc.Classname = DefaultSuite
 	}
-	if err := c.enc.EncodeElement(tc, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
+	if st.written > 0 || st.start > 0 {
+		_ = c.spool.w.WriteByte('\n')
+		c.spool.n++
+	}
+	if err := writeTestcase(c.spool, tc); err != nil {
 		return fmt.Errorf("writing testcase %q: %w", tc.Name, err)
 	}
 	st.end = c.spool.n
 	st.written++
-	name := coverage.NormalizeName(s.JUnitName())
 	if s.SuiteNode() {
 		st.suiteNodes++
 		switch s.State {
@@ -347,7 +362,6 @@ func (c *converter) spec(s e2elog.Spec) error {
 		}
 		return nil
 	}
-	st.ran[name] = true
 	switch s.State {
 	case e2elog.Skipped:
 		st.skipped++
@@ -358,11 +372,19 @@ func (c *converter) spec(s e2elog.Spec) error {
 	case e2elog.Panicked, e2elog.Interrupted, e2elog.Aborted:
 		st.itErrors++
 	}
-	if strings.Contains(name, "[Conformance]") {
-		status := coverageStatus(s.State)
-		if prev, ok := c.outcomes[name]; !ok || prev == coverage.Skipped || status == coverage.Failed || status == coverage.Error {
-			c.outcomes[name] = status
-		}
+	if !strings.Contains(s.Text, "[Conformance]") {
+		return nil
+	}
+	name := coverage.NormalizeName(s.JUnitName())
+	id, ok := c.ids[name]
+	if !ok {
+		id = len(c.ids)
+		c.ids[name] = id
+	}
+	st.add(id)
+	status := coverageStatus(s.State)
+	if prev, ok := c.outcomes[name]; !ok || prev == coverage.Skipped || status == coverage.Failed || status == coverage.Error {
+		c.outcomes[name] = status
 	}
 	return nil
 }
@@ -550,11 +572,190 @@ func writeOpen(w *bufio.Writer, v any, name, prefix string) error {
 	return err
 }
 
+// writeSuiteOpen writes the start of a <testsuite> element and its
+// properties as encoding/xml would (one tab of indentation), by hand, for
+// logs that hold many runs.
+func writeSuiteOpen(w *bufio.Writer, s junit.Testsuite) error {
+	ws := func(x string) { _, _ = w.WriteString(x) }
+	attr := func(name, v string, omitEmpty bool) {
+		if omitEmpty && (v == "" || v == "0") {
+			return
+		}
+		ws(" ")
+		ws(name)
+		ws(`="`)
+		_ = escapeAttr(w, v)
+		ws(`"`)
+	}
+	itoa := strconv.Itoa
+	ws("\t<testsuite")
+	attr("name", s.Name, false)
+	attr("tests", itoa(s.Tests), false)
+	attr("failures", itoa(s.Failures), false)
+	attr("errors", itoa(s.Errors), false)
+	attr("id", itoa(s.ID), false)
+	attr("disabled", itoa(s.Disabled), true)
+	attr("hostname", s.Hostname, true)
+	attr("package", s.Package, true)
+	attr("skipped", itoa(s.Skipped), true)
+	attr("time", s.Time, false)
+	attr("timestamp", s.Timestamp, true)
+	attr("file", s.File, true)
+	ws(">")
+	if s.Properties != nil && len(*s.Properties) > 0 {
+		ws("\n\t\t<properties>")
+		for _, p := range *s.Properties {
+			ws("\n\t\t\t<property")
+			attr("name", p.Name, false)
+			attr("value", p.Value, false)
+			ws("></property>")
+		}
+		ws("\n\t\t</properties>")
+	}
+	return nil
+}
+
+// writeTestcase writes tc as encoding/xml would with the junit package's
+// field tags (two tabs of indentation), by hand: a log with tens of
+// thousands of specs spends most of its time here otherwise.
+func writeTestcase(w io.Writer, tc junit.Testcase) error {
+	bw, ok := w.(interface {
+		io.Writer
+		io.StringWriter
+	})
+	if !ok {
+		bw = bufio.NewWriter(w)
+	}
+	var err error
+	ws := func(s string) {
+		if err == nil {
+			_, err = bw.WriteString(s)
+		}
+	}
+	attr := func(name, v string) {
+		ws(" ")
+		ws(name)
+		ws(`="`)
+		if err == nil {
+			err = escapeAttr(bw, v)
+		}
+		ws(`"`)
+	}
+	ws("\t\t<testcase")
+	attr("name", tc.Name)
+	attr("classname", tc.Classname)
+	if tc.Time != "" {
+		attr("time", tc.Time)
+	}
+	if tc.Status != "" {
+		attr("status", tc.Status)
+	}
+	children := 0
+	for _, r := range []struct {
+		tag string
+		res *junit.Result
+	}{{"skipped", tc.Skipped}, {"error", tc.Error}, {"failure", tc.Failure}} {
+		if r.res == nil {
+			continue
+		}
+		if children == 0 {
+			ws(">")
+		}
+		children++
+		ws("\n\t\t\t<")
+		ws(r.tag)
+		attr("message", r.res.Message)
+		if r.res.Type != "" {
+			attr("type", r.res.Type)
+		}
+		ws(">")
+		if d := r.res.Data; d != "" {
+			ws("<![CDATA[")
+			for {
+				i := strings.Index(d, "]]>")
+				if i < 0 {
+					break
+				}
+				ws(d[:i])
+				ws("]]]]><![CDATA[>")
+				d = d[i+3:]
+			}
+			ws(d)
+			ws("]]>")
+		}
+		ws("</")
+		ws(r.tag)
+		ws(">")
+	}
+	if children == 0 {
+		ws("></testcase>")
+	} else {
+		ws("\n\t\t</testcase>")
+	}
+	if f, ok := bw.(*bufio.Writer); ok && f != w {
+		if ferr := f.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// escapeAttr writes s escaped as encoding/xml escapes attribute values
+// (xml.EscapeText), without converting it to a byte slice first.
+func escapeAttr(w io.StringWriter, s string) error {
+	last := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\'' && c != '&' && c != '<' && c != '>' {
+			i++
+			continue
+		}
+		var esc string
+		width := 1
+		switch c {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			esc = "&#xA;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			var r rune
+			r, width = utf8.DecodeRuneInString(s[i:])
+			if xmlChar(r) && !(r == utf8.RuneError && width == 1) {
+				i += width
+				continue
+			}
+			esc = "\uFFFD"
+		}
+		if _, err := w.WriteString(s[last:i]); err != nil {
+			return err
+		}
+		if _, err := w.WriteString(esc); err != nil {
+			return err
+		}
+		i += width
+		last = i
+	}
+	_, err := w.WriteString(s[last:])
+	return err
+}
+
 func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
 	if _, err := w.WriteString("\n"); err != nil {
 		return err
 	}
-	if err := writeOpen(w, s, "testsuite", "\t"); err != nil {
+	if err := writeSuiteOpen(w, s); err != nil {
 		return err
 	}
 	if st.end > st.start {
@@ -564,8 +765,8 @@ func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuit
 		if _, err := spool.Seek(st.start, io.SeekStart); err != nil {
 			return fmt.Errorf("reading the testcase spool: %w", err)
 		}
-		// The first testcase of a run after the first carries the
-		// encoder's newline already.
+		// Testcases after the first in the spool start with the
+		// newline that separates them.
 		r := bufio.NewReader(io.LimitReader(spool, st.end-st.start))
 		if b, err := r.Peek(1); err == nil && b[0] == '\n' {
 			_, _ = r.Discard(1)
@@ -574,18 +775,11 @@ func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuit
 			return fmt.Errorf("copying testcases from the spool: %w", err)
 		}
 	}
-	if len(notRun) > 0 {
-		if _, err := w.WriteString("\n"); err != nil {
+	for _, tc := range notRun {
+		if err := w.WriteByte('\n'); err != nil {
 			return err
 		}
-		enc := xml.NewEncoder(w)
-		enc.Indent("\t\t", "\t")
-		for _, tc := range notRun {
-			if err := enc.EncodeElement(tc, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
-				return fmt.Errorf("encoding JUnit XML: %w", err)
-			}
-		}
-		if err := enc.Flush(); err != nil {
+		if err := writeTestcase(w, tc); err != nil {
 			return err
 		}
 	}
@@ -596,6 +790,13 @@ func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuit
 // xmlSafe replaces invalid UTF-8 and characters XML 1.0 forbids with U+FFFD
 // (the encoder writes character data verbatim into CDATA sections).
 func xmlSafe(s string) string {
+	i := 0
+	for i < len(s) && (s[i] >= 0x20 && s[i] < utf8.RuneSelf || s[i] == '\n' || s[i] == '\t' || s[i] == '\r') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
 	ok := utf8.ValidString(s)
 	for _, r := range s {
 		if !xmlChar(r) {

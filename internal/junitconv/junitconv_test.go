@@ -1,6 +1,7 @@
 package junitconv
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
 
 	"github.com/confrun/confrun/internal/atomicfile"
 	"github.com/confrun/confrun/internal/coverage"
@@ -445,5 +448,55 @@ func TestPropertiesLikeGinkgo(t *testing.T) {
 	}
 	if _, err := strconv.ParseBool(s.prop("Incomplete")); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestWriteTestcaseMatchesEncodingXML(t *testing.T) {
+	for _, tc := range []junit.Testcase{
+		{Name: "[SynchronizedBeforeSuite]", Classname: "Kubernetes e2e suite", Time: "0.019", Status: "passed"},
+		{Name: `[It] a "quoted" <b> & 'c'` + "\t\n", Classname: "x", Time: "1.000", Status: "failed",
+			Failure: &junit.Result{Message: "[FAILED] boom\u00e9", Type: "failed", Data: "line 1\n]]> and <![CDATA[x]]>\nIn [It] at: a.go:1\n"}},
+		{Name: "p", Classname: "x", Status: "panicked", Error: &junit.Result{Message: "nil", Type: "panicked"}},
+		{Name: "s", Classname: "x", Time: "0", Status: "skipped", Skipped: &junit.Result{Message: "skipped - why"}},
+		{Name: "", Classname: ""},
+	} {
+		var want bytes.Buffer
+		enc := xml.NewEncoder(&want)
+		enc.Indent("\t\t", "\t")
+		if err := enc.EncodeElement(tc, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
+			t.Fatal(err)
+		}
+		_ = enc.Flush()
+		var got bytes.Buffer
+		if err := writeTestcase(&got, tc); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("writeTestcase:\n%s\nencoding/xml:\n%s", got.String(), want.String())
+		}
+	}
+}
+
+func TestWriteSuiteOpenMatchesEncodingXML(t *testing.T) {
+	for _, s := range []junit.Testsuite{
+		{Name: "Kubernetes e2e suite", Tests: 7148, Failures: 6, ID: 0, Package: "/usr/local/bin", Skipped: 7090, Disabled: 1, Time: "161.249"},
+		{Name: `a "b" <c>`, Time: "0"},
+	} {
+		s.AddProperty("SuiteSucceeded", "false")
+		s.AddProperty("IncompleteReason", "a\nb & 'c'")
+		var want, got bytes.Buffer
+		bw := bufio.NewWriter(&want)
+		if err := writeOpen(bw, s, "testsuite", "\t"); err != nil {
+			t.Fatal(err)
+		}
+		_ = bw.Flush()
+		gw := bufio.NewWriter(&got)
+		if err := writeSuiteOpen(gw, s); err != nil {
+			t.Fatal(err)
+		}
+		_ = gw.Flush()
+		if got.String() != want.String() {
+			t.Errorf("writeSuiteOpen:\n%s\nencoding/xml:\n%s", got.String(), want.String())
+		}
 	}
 }
