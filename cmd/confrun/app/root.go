@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/confrun/confrun/cmd/confrun/app/doctor"
+	"github.com/confrun/confrun/cmd/confrun/app/images"
 	"github.com/confrun/confrun/cmd/confrun/app/submit"
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
 	"github.com/confrun/confrun/cmd/confrun/app/junit"
@@ -52,7 +54,9 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 
 	root.AddCommand(
 		version.NewCommand(streams),
+		images.NewCommand(streams),
 		junit.NewCommand(streams),
+		doctor.NewCommand(streams),
 		verify.NewCommand(streams),
 		submit.NewCommand(streams),
 	)
