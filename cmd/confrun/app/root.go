@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/confrun/confrun/cmd/confrun/app/doctor"
+	"github.com/confrun/confrun/cmd/confrun/app/helper"
 	"github.com/confrun/confrun/cmd/confrun/app/images"
+	"github.com/confrun/confrun/cmd/confrun/app/prepull"
 	"github.com/confrun/confrun/cmd/confrun/app/submit"
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
 	"github.com/confrun/confrun/cmd/confrun/app/junit"
@@ -59,6 +61,8 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 		doctor.NewCommand(streams),
 		verify.NewCommand(streams),
 		submit.NewCommand(streams),
+		prepull.NewCommand(streams),
+		helper.NewCommand(streams),
 	)
 	return root
 }
