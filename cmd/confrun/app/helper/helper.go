@@ -48,10 +48,10 @@ func newInstall(streams cliutil.IOStreams) *cobra.Command {
 
 func newSleep() *cobra.Command {
 	return &cobra.Command{
-		Use:   "sleep",
-		Short: "Block until SIGTERM or SIGINT, then exit 0 (the container of each pre-pulled image)",
+		Use:     "sleep",
+		Short:   "Block until SIGTERM or SIGINT, then exit 0 (the container of each pre-pulled image)",
 		Example: `  /confrun-shared/confrun helper sleep`,
-		Args:  cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			<-cmd.Context().Done()
 			return nil
