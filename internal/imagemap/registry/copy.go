@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -59,18 +58,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, a arch.Arch, allPlat
 		if err != nil {
 			return out, fmt.Errorf("reading index %s: %w", src, err)
 		}
-		var child *v1.Descriptor
-		var all []string
-		for i, m := range im.Manifests {
-			if m.Platform == nil || m.Platform.OS == "unknown" {
-				continue
-			}
-			all = append(all, platformString(*m.Platform))
-			if child == nil && matches(*m.Platform, a) {
-				child = &im.Manifests[i]
-			}
-		}
-		sort.Strings(all)
+		child, all := pick(im, a)
 		if allPlatforms {
 			what, out.Digest, out.Platforms = idx, desc.Digest.String(), all
 			break

@@ -73,16 +73,11 @@ func (c *Client) Inspect(ctx context.Context, ref string, a arch.Arch) Result {
 			res.Status, res.Detail = StatusUnreachable, "the registry returned an index that does not parse: "+err.Error()
 			return res
 		}
-		for _, m := range im.Manifests {
-			if m.Platform == nil || m.Platform.OS == "unknown" {
-				continue // attestations and the like
-			}
-			res.Platforms = append(res.Platforms, platformString(*m.Platform))
-			if res.ArchDigest == "" && matches(*m.Platform, a) {
-				res.ArchDigest = m.Digest.String()
-			}
+		child, platforms := pick(im, a)
+		res.Platforms = platforms
+		if child != nil {
+			res.ArchDigest = child.Digest.String()
 		}
-		sort.Strings(res.Platforms)
 		return verdict(res, a)
 	}
 	img, err := desc.Image()
@@ -123,6 +118,24 @@ func platformString(p v1.Platform) string {
 		s += "/" + p.Variant
 	}
 	return s
+}
+
+// pick returns the index's image for linux/a (nil if none) and the
+// platforms the index holds, sorted; attestation entries are left out.
+func pick(im *v1.IndexManifest, a arch.Arch) (*v1.Descriptor, []string) {
+	var child *v1.Descriptor
+	var platforms []string
+	for i, m := range im.Manifests {
+		if m.Platform == nil || m.Platform.OS == "unknown" {
+			continue
+		}
+		platforms = append(platforms, platformString(*m.Platform))
+		if child == nil && matches(*m.Platform, a) {
+			child = &im.Manifests[i]
+		}
+	}
+	sort.Strings(platforms)
+	return child, platforms
 }
 
 // matches reports whether p is linux/a; a variant is compared only when

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -36,29 +35,13 @@ func client(t *testing.T, o Options) *Client {
 }
 
 func TestInspectStatuses(t *testing.T) {
-	private := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "/private/") {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-	host := regtest.Start(t, private)
+	host := regtest.Start(t, regtest.Private)
 	idx, children := regtest.MustPushIndex(t, host+"/multi/agnhost:2.56", "linux/amd64", "linux/mips64le")
 	single := regtest.MustPushImage(t, host+"/single/pause:3.10", "linux/mips64le")
 	regtest.MustPushImage(t, host+"/amd64only/busybox:1.37", "linux/amd64")
 	regtest.MustPushIndex(t, host+"/multi/nginx:1.27", "linux/amd64", "linux/arm64")
 
-	// A port nothing listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := regtest.ClosedAddr(t)
 
 	c := client(t, Options{Insecure: []string{host, closed}})
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,4 +117,30 @@ func MustPushIndex(t testing.TB, ref string, platforms ...string) (string, map[s
 		t.Fatal(err)
 	}
 	return d, children
+}
+
+// Private wraps a registry handler so that every repository whose path
+// contains "/private/" answers 401 with a Basic challenge, like a registry
+// that wants credentials.
+func Private(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/private/") {
+			w.Header().Set("WWW-Authenticate", `Basic realm="regtest"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ClosedAddr returns a loopback host:port nothing listens on.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

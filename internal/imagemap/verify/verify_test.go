@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -24,11 +23,6 @@ type inflight struct {
 
 func (f *inflight) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/private/") {
-			w.Header().Set("WWW-Authenticate", `Basic realm="x"`)
-			http.Error(w, "{}", http.StatusUnauthorized)
-			return
-		}
 		if strings.Contains(r.URL.Path, "/manifests/") {
 			f.mu.Lock()
 			f.now++
@@ -44,10 +38,8 @@ func (f *inflight) wrap(h http.Handler) http.Handler {
 
 func TestRunEveryStatus(t *testing.T) {
 	var fl inflight
-	host := regtest.Start(t, fl.wrap)
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	closed := l.Addr().String()
-	l.Close()
+	host := regtest.Start(t, fl.wrap, regtest.Private)
+	closed := regtest.ClosedAddr(t)
 	var entries []imagemap.Entry
 	add := func(target string, pull bool) {
 		entries = append(entries, imagemap.Entry{Upstream: "up.example/" + target[strings.LastIndex(target, "/")+1:], Target: target, Pull: pull})
