@@ -2,35 +2,17 @@ package coverage
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/xml"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/confrun/confrun/internal/e2elog/e2elogtest"
 	"github.com/confrun/confrun/internal/release"
 )
 
-const samples = "../e2elog/testdata/samples"
-
 func openSample(t *testing.T, name string) []byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join(samples, name, "junit_01.xml.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(zr); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return e2elogtest.JUnit(t, e2elogtest.SampleDir(name))
 }
 
 // suiteCounts reads the counts Ginkgo itself wrote on <testsuite>.

@@ -33,6 +33,12 @@ func parseSeconds(s string) (time.Duration, bool) {
 	return time.Duration(f*1e3+0.5) * time.Millisecond, true
 }
 
+// v2States are the states Ginkgo v2 prints in brackets.
+var v2States = map[string]State{
+	"FAILED": Failed, "TIMEDOUT": TimedOut, "PANICKED": Panicked, "INTERRUPTED": Interrupted,
+	"ABORTED": Aborted, "SKIPPED": Skipped, "PENDING": Pending,
+}
+
 // parseV2Header recognises Ginkgo v2's DidRun headers:
 //
 //   - [0.047 seconds]
@@ -90,21 +96,11 @@ func parseV2Header(s string) (header, bool) {
 		}
 		tok := rest[1:e]
 		rest = rest[e+1:]
+		if st, ok := v2States[tok]; ok {
+			h.state = st
+			continue
+		}
 		switch tok {
-		case "FAILED":
-			h.state = Failed
-		case "TIMEDOUT":
-			h.state = TimedOut
-		case "PANICKED":
-			h.state = Panicked
-		case "INTERRUPTED":
-			h.state = Interrupted
-		case "ABORTED":
-			h.state = Aborted
-		case "SKIPPED":
-			h.state = Skipped
-		case "PENDING":
-			h.state = Pending
 		case "SLOW TEST":
 			h.slow = true
 		default:

@@ -529,19 +529,11 @@ func (p *parser) countsLine(s string) bool {
 		if err != nil {
 			continue
 		}
-		switch f[1] {
-		case "Passed":
-			sum.Passed = n
-		case "Failed":
-			sum.Failed = n
-		case "Flaked":
-			sum.Flaked = n
-		case "Repeated":
-			sum.Repeated = n
-		case "Pending":
-			sum.Pending = n
-		case "Skipped":
-			sum.Skipped = n
+		if field, ok := map[string]*int{
+			"Passed": &sum.Passed, "Failed": &sum.Failed, "Flaked": &sum.Flaked,
+			"Repeated": &sum.Repeated, "Pending": &sum.Pending, "Skipped": &sum.Skipped,
+		}[f[1]]; ok {
+			*field = n
 		}
 	}
 	sum.HasCounts = true

@@ -3,11 +3,9 @@ package junitconv
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/xml"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -20,10 +18,11 @@ import (
 	"github.com/confrun/confrun/internal/atomicfile"
 	"github.com/confrun/confrun/internal/coverage"
 	"github.com/confrun/confrun/internal/e2elog"
+	"github.com/confrun/confrun/internal/e2elog/e2elogtest"
 	"github.com/confrun/confrun/internal/release"
 )
 
-const samples = "../e2elog/testdata/samples"
+var samples = filepath.Dir(e2elogtest.SampleDir("x"))
 
 // doc is enough of a JUnit file, Ginkgo's or ours, to compare.
 type doc struct {
@@ -107,26 +106,7 @@ func convert(t testing.TB, path string, opts Options) (*Result, []byte) {
 	return res, out.Bytes()
 }
 
-func readSampleJUnit(t testing.TB, dir string) []byte {
-	t.Helper()
-	if b, err := os.ReadFile(filepath.Join(dir, "junit_01.xml")); err == nil {
-		return b
-	}
-	f, err := os.Open(filepath.Join(dir, "junit_01.xml.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func readSampleJUnit(t testing.TB, dir string) []byte { return e2elogtest.JUnit(t, dir) }
 
 func firstLine(s string) string {
 	for l := range strings.SplitSeq(s, "\n") {
