@@ -3,9 +3,14 @@
 package junitconv
 
 import (
+	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/confrun/confrun/internal/labtest"
 )
@@ -16,7 +21,26 @@ import (
 // junit_01.xml Ginkgo wrote in the same run.
 func TestLabSamplesMatchGinkgo(t *testing.T) {
 	lab := labtest.Require(t)
-	dirs, _ := filepath.Glob(filepath.Join(lab.StateDir, "samples", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(lab.StateDir, "samples", "*", "e2e.log"))
+	if len(dirs) == 0 {
+		// No run yet: make one, as `make lab-e2e-sample` does.
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "make", "-C", root, "lab-e2e-sample")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		t.Logf("no lab samples under %s/samples: running make lab-e2e-sample", lab.StateDir)
+		if err := cmd.Run(); err != nil {
+			tail := out.Bytes()
+			if len(tail) > 4000 {
+				tail = tail[len(tail)-4000:]
+			}
+			t.Fatalf("make lab-e2e-sample: %v\n%s", err, tail)
+		}
+	}
+	dirs, _ = filepath.Glob(filepath.Join(lab.StateDir, "samples", "*"))
 	n := 0
 	for _, dir := range dirs {
 		logPath := filepath.Join(dir, "e2e.log")
