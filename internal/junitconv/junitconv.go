@@ -77,8 +77,10 @@ type Result struct {
 	APIServerVersion string `json:"apiServerVersion,omitempty"`
 	// Release is the release conformance was checked against and where it
 	// came from ("--release" or "e2e test version").
-	Release     string           `json:"release,omitempty"`
-	ReleaseFrom string           `json:"releaseFrom,omitempty"`
+	Release     string `json:"release,omitempty"`
+	ReleaseFrom string `json:"releaseFrom,omitempty"`
+	// ReleaseNote says why conformance was not checked.
+	ReleaseNote string           `json:"releaseNote,omitempty"`
 	Coverage    *coverage.Report `json:"coverage,omitempty"`
 	// Incomplete says why the JUnit does not hold the whole run.
 	Incomplete []string `json:"incomplete,omitempty"`
@@ -190,6 +192,13 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 
 	rel, from := c.release(log)
 	var required []string
+	if rel.IsZero() && res.E2EVersion != "" {
+		if r, err := release.Parse(res.E2EVersion); err != nil {
+			res.ReleaseNote = fmt.Sprintf("the log's e2e test version %q names no release", res.E2EVersion)
+		} else if err := release.Check(r); err != nil {
+			res.ReleaseNote = err.Error()
+		}
+	}
 	if !rel.IsZero() {
 		res.Release, res.ReleaseFrom = rel.String(), from
 		if required, err = coverage.Required(rel); err != nil {

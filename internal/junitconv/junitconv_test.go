@@ -480,3 +480,16 @@ func TestWriteSuiteOpenMatchesEncodingXML(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownReleaseIsExplained(t *testing.T) {
+	// A Kubernetes v1.16 log: converted, but there is no v1.16 conformance
+	// list to check it against, and the result says so.
+	res, _ := convert(t, "../e2elog/testdata/v1/normal-serial.log", Options{})
+	if res.Coverage != nil || res.Release != "" || !strings.Contains(res.ReleaseNote, "v1.16") || res.IsIncomplete() {
+		t.Errorf("%+v", res)
+	}
+	res, _ = convert(t, filepath.Join(samples, "v1.34-node-basic", "e2e.log"), Options{})
+	if res.Coverage != nil || !strings.Contains(res.ReleaseNote, "names no release") {
+		t.Errorf("%+v", res)
+	}
+}

@@ -53,8 +53,8 @@ Exit status: 0 converted, 2 bad input (nothing written), 3 written but incomplet
   # Choose the output file, replace it if it exists
   confrun junit -o /tmp/junit_01.xml --force e2e.log
 
-  # A v1.16 log (Ginkgo v1) whose version line is missing: check against v1.16
-  confrun junit --release v1.16 --format ginkgo-v1 e2e.log
+  # A Ginkgo v1 log (Kubernetes v1.24 and older) without a version line
+  confrun junit --release v1.24 --format ginkgo-v1 e2e.log
 
   # Machine-readable report of the conversion
   confrun junit --report json e2e.log`,
@@ -148,7 +148,11 @@ func (o *options) table(w io.Writer, res *junitconv.Result) error {
 		fmt.Fprintf(w, "listed %d conformance tests of %s that did not run as skipped\n", res.NotRun, res.Release)
 	}
 	if res.Coverage == nil {
-		_, err := fmt.Fprintln(w, "conformance: not checked (the log names no known release; pass --release vX.Y)")
+		why := "the log names no release"
+		if res.ReleaseNote != "" {
+			why = res.ReleaseNote
+		}
+		_, err := fmt.Fprintf(w, "conformance: not checked (%s; pass --release vX.Y)\n", why)
 		return err
 	}
 	return res.Coverage.Write(w, o.maxList)
