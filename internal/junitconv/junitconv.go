@@ -193,8 +193,8 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 	rel, from := c.release(log)
 	var required []string
 	if rel.IsZero() && res.E2EVersion != "" {
-		if r, err := release.Parse(res.E2EVersion); err != nil {
-			res.ReleaseNote = fmt.Sprintf("the log's e2e test version %q names no release", res.E2EVersion)
+		if r, err := release.Parse(res.E2EVersion); err != nil || r.Major == 0 {
+			res.ReleaseNote = fmt.Sprintf("the log's e2e test version %q names no release (a build from an untagged tree)", res.E2EVersion)
 		} else if err := release.Check(r); err != nil {
 			res.ReleaseNote = err.Error()
 		}
