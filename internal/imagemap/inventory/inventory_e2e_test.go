@@ -3,14 +3,23 @@
 package inventory
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -77,9 +86,13 @@ func TestEmbeddedListEqualsE2ETest(t *testing.T) {
 // image gives the same inventory as the embedded data.
 func TestFromClusterLab(t *testing.T) {
 	lab := labtest.Require(t)
-	img, ok := lab.Image("conformance")
-	if !ok {
-		t.Skip("the lab has no conformance image in its registry yet (lab/.state/images.json)")
+	image := ""
+	if img, ok := lab.Image("conformance"); ok {
+		image = img.Ref
+	} else {
+		// No conformance image in the lab yet: one with just the lab's
+		// e2e.test where the conformance image has it is enough.
+		image = pushE2ETestImage(t, lab)
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", lab.Kubeconfig)
 	if err != nil {
@@ -90,7 +103,7 @@ func TestFromClusterLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	var steps []string
-	inv, err := FromCluster(context.Background(), ClusterOptions{Client: cs, Namespace: "default", Image: img.Ref,
+	inv, err := FromCluster(context.Background(), ClusterOptions{Client: cs, Namespace: "default", Image: image,
 		Timeout: 5 * time.Minute, Progress: func(s string) { steps = append(steps, s) }})
 	if err != nil {
 		t.Fatalf("%v (progress: %v)", err, steps)
@@ -114,4 +127,66 @@ func TestFromClusterLab(t *testing.T) {
 			}
 		}
 	}
+}
+
+// pushE2ETestImage pushes an amd64 image holding the lab's e2e.test at
+// /usr/local/bin/e2e.test and returns its reference.
+func pushE2ETestImage(t *testing.T, lab *labtest.Lab) string {
+	t.Helper()
+	bin := lab.Bin("e2e.test")
+	st, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() {
+			tw := tar.NewWriter(pw)
+			f, err := os.Open(bin)
+			if err == nil {
+				defer f.Close()
+				for _, d := range []string{"usr/", "usr/local/", "usr/local/bin/", "tmp/"} {
+					if err = tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o1777}); err != nil {
+						break
+					}
+				}
+				if err == nil {
+					err = tw.WriteHeader(&tar.Header{Name: "usr/local/bin/e2e.test", Mode: 0o755, Size: st.Size(), Typeflag: tar.TypeReg})
+				}
+				if err == nil {
+					_, err = io.Copy(tw, f)
+				}
+				if err == nil {
+					err = tw.Close()
+				}
+			}
+			pw.CloseWithError(err)
+		}()
+		return pr, nil
+	}, tarball.WithCompressionLevel(gzip.BestSpeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref := lab.Registry + "/confrun-e2e/list-images:" + lab.K8sVersion
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	return ref
 }
