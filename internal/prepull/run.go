@@ -434,13 +434,13 @@ func (r *run) pullAndVerify(ctx, runCtx context.Context) error {
 			r.recompute()
 		}
 	}
-	now := r.opts.Now().UTC()
-	r.report.Stats.PullsDone = &now
+	pullsDone := r.opts.Now().UTC()
+	r.report.Stats.PullsDone = &pullsDone
 	if err := r.verify(ctx); err != nil {
 		return err
 	}
-	now = r.opts.Now().UTC()
-	r.report.Stats.VerifyDone = &now
+	verifyDone := r.opts.Now().UTC()
+	r.report.Stats.VerifyDone = &verifyDone
 	return nil
 }
 

@@ -196,8 +196,12 @@ func (c *cluster) kubeletForDaemonSets(ctx context.Context, ns string) {
 
 func (c *cluster) runDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) {
 	c.waitWatch("pods", "events")
-	nodes := ds.Spec.Template.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchFields[0].Values
-	for _, nodeName := range nodes {
+	for _, term := range ds.Spec.Template.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		if len(term.MatchFields) != 1 || len(term.MatchFields[0].Values) != 1 {
+			c.t.Errorf("node term %+v: the apiserver takes exactly one metadata.name per term", term)
+			return
+		}
+		nodeName := term.MatchFields[0].Values[0]
 		node, err := c.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {
 			c.t.Error(err)

@@ -135,11 +135,15 @@ func DaemonSet(s PodModeSpec) *appsv1.DaemonSet {
 		})
 	}
 	ann, _ := json.Marshal(mapping)
+	// A metadata.name field selector takes one value per term; terms OR.
+	var terms []corev1.NodeSelectorTerm
+	for _, n := range s.Nodes {
+		terms = append(terms, corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
+			{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{n}}}})
+	}
 	pod := corev1.PodSpec{
 		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-				MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: s.Nodes}},
-			}}},
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms},
 		}},
 		AutomountServiceAccountToken:  ptr(false),
 		EnableServiceLinks:            ptr(false),

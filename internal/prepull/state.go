@@ -112,16 +112,29 @@ func applyContainerStatus(r *ImageResult, cs *corev1.ContainerStatus) {
 		}
 	case isPullWait(cs):
 		r.Status = StatusFailed
-		r.Reason = cs.State.Waiting.Reason
-		if m := cs.State.Waiting.Message; m != "" {
-			// During back-off the kubelet reports "Back-off pulling image
-			// ...: ErrImagePull: <the registry's message>"; keep the
-			// message of the first failure if it says more.
-			if r.Message == "" || !strings.HasPrefix(m, "Back-off pulling image") || len(m) > len(r.Message) {
-				r.Message = m
-			}
+		reason, msg := pullFailure(cs.State.Waiting.Reason, cs.State.Waiting.Message)
+		r.Reason = reason
+		if msg != "" {
+			r.Message = msg
 		}
 	}
+}
+
+// backOffRE is the kubelet's message during the pull back-off: it repeats
+// the first failure's reason and message.
+var backOffRE = regexp.MustCompile(`^Back-off pulling image "[^"]*": ([A-Za-z]+): (.*)$`)
+
+// grpcPrefix wraps a runtime's message; the registry's words follow it.
+var grpcPrefix = regexp.MustCompile(`^rpc error: code = \w+ desc = `)
+
+// pullFailure turns a waiting reason and message into the failure's own
+// reason and the registry's message (ErrImagePull, "...: not found"),
+// also during the back-off that follows it.
+func pullFailure(reason, msg string) (string, string) {
+	if m := backOffRE.FindStringSubmatch(msg); m != nil {
+		reason, msg = m[1], m[2]
+	}
+	return reason, grpcPrefix.ReplaceAllString(strings.TrimSpace(msg), "")
 }
 
 func isPullWait(cs *corev1.ContainerStatus) bool {
@@ -153,7 +166,7 @@ func applyEvent(r *ImageResult, ev *corev1.Event) bool {
 		}
 		r.Status, r.Reason, r.Message = StatusPulled, "", ""
 		if d, err := time.ParseDuration(m[2]); err == nil {
-			r.PullSeconds = d.Seconds()
+			r.PullSeconds = seconds(d)
 		}
 		if m[4] != "" {
 			r.SizeBytes, _ = strconv.ParseInt(m[4], 10, 64)
@@ -171,11 +184,14 @@ func applyEvent(r *ImageResult, ev *corev1.Event) bool {
 		if r.Reason == "" {
 			r.Reason = "ErrImagePull"
 		}
-		r.Message = m[2]
+		_, r.Message = pullFailure(r.Reason, m[2])
 		return true
 	}
 	return false
 }
+
+// seconds is d in seconds, to the millisecond (what the kubelet reports).
+func seconds(d time.Duration) float64 { return float64(d.Round(time.Millisecond).Milliseconds()) / 1000 }
 
 func eventTime(ev *corev1.Event) time.Time {
 	switch {
@@ -199,7 +215,7 @@ func applyNodePull(r *ImageResult, res nodepull.Result, at time.Time) {
 		r.Status = StatusPresent
 	case nodepull.StatusPulled:
 		r.Status = StatusPulled
-		r.PullSeconds = res.Seconds
+		r.PullSeconds = seconds(time.Duration(res.Seconds * float64(time.Second)))
 		if !at.IsZero() {
 			r.PulledAt = &at
 		}
