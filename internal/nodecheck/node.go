@@ -138,7 +138,7 @@ func resolvConfCheck(file string, data []byte, readErr error) Check {
 	}
 	for _, s := range servers {
 		if ip := net.ParseIP(s); ip != nil && ip.IsLoopback() {
-			problems = append(problems, fmt.Sprintf("nameserver %s is a loopback address: CoreDNS forwarding to it queries itself (its loop plugin then crashes it)", s))
+			problems = append(problems, fmt.Sprintf("nameserver %s is a loopback address: a CoreDNS that forwards to the node's resolv.conf (the default Corefile) would query itself, and its loop plugin stops it", s))
 			fixes = append(fixes, "point kubelet's resolvConf at a file with the real upstream (for systemd-resolved: /run/systemd/resolve/resolv.conf)")
 			break
 		}

@@ -219,7 +219,7 @@ func runCluster(ctx context.Context, streams cliutil.IOStreams, f *flagpole, rel
 			bar.Add(1, detail)
 		},
 	})
-	bar.Finish("")
+	bar.Finish(fmt.Sprintf("%d nodes checked", len(nodes)))
 	if err != nil {
 		return nil, err
 	}
