@@ -1,9 +1,9 @@
 // Package doctor runs nodecheck on every node of a cluster: one short-lived
 // pod per node, running the confrun helper image (which holds confrun for
-// the node's architecture) with the node's /proc, /sys, /boot and
-// /lib/modules mounted read-only. Each pod prints its report as JSON; doctor
-// collects it from the pod's log, deletes the pod, and adds what only the
-// API knows (runtime version, kubelet configuration, architecture labels,
+// the node's architecture) with the node's /proc, /sys, /boot and /lib
+// (for /lib/modules) mounted read-only. Each pod prints its report as JSON;
+// doctor collects it from the pod's log, deletes the pod, and adds what only
+// the API knows (runtime version, kubelet configuration, architecture labels,
 // image storage).
 //
 // The pods are not privileged: they run as nobody with every capability
@@ -328,7 +328,11 @@ func (o *Options) PodSpec(node string) *corev1.Pod {
 	}
 	var vols []corev1.Volume
 	var mounts []corev1.VolumeMount
-	for _, p := range [][2]string{{"proc", "/proc"}, {"sys", "/sys"}, {"boot", "/boot"}, {"modules", "/lib/modules"}} {
+	// /lib rather than /lib/modules: a hostPath that does not exist is
+	// created by the runtime, and doctor must not change a node that has no
+	// module tree. /lib exists everywhere (on merged-/usr systems as a link
+	// to usr/lib, which the runtime resolves).
+	for _, p := range [][2]string{{"proc", "/proc"}, {"sys", "/sys"}, {"boot", "/boot"}, {"lib", "/lib"}} {
 		v, m := hostPath(p[0], p[1])
 		vols, mounts = append(vols, v), append(mounts, m)
 	}

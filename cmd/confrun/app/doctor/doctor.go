@@ -62,8 +62,8 @@ missing, with the file that said so and a one-line fix:
 
 Against a cluster it starts one short-lived pod per node from the confrun
 helper image (confrun itself, for the node's architecture), with the node's
-/proc, /sys, /boot and /lib/modules mounted read-only; the pods are not
-privileged. Give the image with --image, or let doctor build one from
+/proc, /sys, /boot and /lib (for /lib/modules) mounted read-only; the pods
+are not privileged. Give the image with --image, or let doctor build one from
 confrun binaries and push it with --helper-registry.
 
 --local checks the machine doctor runs on (a node before kubeadm init).
