@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -150,7 +151,8 @@ func matches(p v1.Platform, a arch.Arch) bool {
 // failed classifies an error into a status.
 func (c *Client) failed(res Result, ctx context.Context, err error) Result {
 	res.Status, res.Detail = Classify(err)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		res.Status, res.Detail = StatusUnreachable, fmt.Sprintf("no answer within %s (--timeout)", c.opts.Timeout)
 	}
 	return res

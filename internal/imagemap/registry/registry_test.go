@@ -224,7 +224,9 @@ func TestPingAskedOncePerHost(t *testing.T) {
 }
 
 func TestInsecureMeansAnyCertificateToo(t *testing.T) {
-	s := httptest.NewTLSServer(gcrregistry.New(gcrregistry.Logger(log.New(io.Discard, "", 0))))
+	s := httptest.NewUnstartedServer(gcrregistry.New(gcrregistry.Logger(log.New(io.Discard, "", 0))))
+	s.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	s.StartTLS()
 	defer s.Close()
 	host := strings.TrimPrefix(s.URL, "https://")
 	if _, err := regtest.PushImage(host+"/a/b:1", "linux/mips64le", 1, remote.WithTransport(s.Client().Transport)); err != nil {
