@@ -76,17 +76,19 @@ func ReadKernelConfig(data []byte) (KernelConfig, error) {
 	return cfg, nil
 }
 
-// LoadKernelConfigFile reads and parses a kernel config file (plain or gzip).
-func LoadKernelConfigFile(file string) (KernelConfig, error) {
+// LoadKernelConfigFile reads and parses a kernel config file (plain or
+// gzip); it also returns the kernel version of the file's header comment,
+// "" when there is none.
+func LoadKernelConfigFile(file string) (KernelConfig, string, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading kernel config: %w", err)
+		return nil, "", fmt.Errorf("reading kernel config: %w", err)
 	}
 	cfg, err := ReadKernelConfig(data)
 	if err != nil {
-		return nil, fmt.Errorf("parsing kernel config %s: %w", file, err)
+		return nil, "", fmt.Errorf("parsing kernel config %s: %w", file, err)
 	}
-	return cfg, nil
+	return cfg, configKernelVersion(data), nil
 }
 
 // KernelConfigPaths are the places a kernel config is looked for, in order,

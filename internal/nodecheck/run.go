@@ -233,13 +233,9 @@ func CheckKernelConfigFile(file, cni string) (*Report, error) {
 	if cni == "none" {
 		cni = ""
 	}
-	data, err := os.ReadFile(file)
+	cfg, version, err := LoadKernelConfigFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading kernel config: %w", err)
-	}
-	cfg, err := ReadKernelConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("parsing kernel config %s: %w", file, err)
+		return nil, err
 	}
 	sets := []OptionSet{KubernetesOptionSet(), KubeProxyOptionSet()}
 	if cni != "" {
@@ -250,7 +246,7 @@ func CheckKernelConfigFile(file, cni string) (*Report, error) {
 		sets = append(sets, s)
 	}
 	r := &Report{Node: "kernel config " + file, KernelConfig: file, Time: time.Now().UTC()}
-	if v := configKernelVersion(data); v != "" {
+	if v := version; v != "" {
 		r.KernelRelease = v
 		r.Add(kernelVersionCheck(v, "the config's header"))
 	}
