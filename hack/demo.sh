@@ -55,8 +55,8 @@ step "1/8 confrun images map: upstream e2e images of $RELEASE -> the lab registr
 	--out "$MAP" --force | tail -n 3
 
 step "2/8 confrun images verify: does each image exist for linux/$ARCH?"
-"$CONFRUN" images verify --map "$MAP" --insecure-registry "$LAB_REGISTRY" -o json >"$DIR/images-verify.json" || true
-"$CONFRUN" images verify --map "$MAP" --insecure-registry "$LAB_REGISTRY" | tail -n 4 || true
+"$CONFRUN" images verify --imagemap "$MAP" --insecure-registry "$LAB_REGISTRY" -o json >"$DIR/images-verify.json" || true
+"$CONFRUN" images verify --imagemap "$MAP" --insecure-registry "$LAB_REGISTRY" | tail -n 4 || true
 for name in "${NEEDED[@]}"; do
 	st=$(jq -r --arg n "$name" '[.images[] | select(.target | test("/" + $n + "-[^/]*:"))] | first | .status // "absent"' "$DIR/images-verify.json")
 	[ "$st" = ok ] || die "the demo needs the lab's $name image, but images verify says: $st"

@@ -40,7 +40,7 @@ The image map (imagemap.yaml) is what 'confrun prepull' and 'confrun run' read.`
     --rule 'registry.k8s.io={{.DefaultRegistry}}/cke/kubernetes/{{.Name}}-{{.DebArch}}:{{.Tag}}'
 
   # Prove that every target exists for mips64le
-  confrun images verify --map imagemap.yaml --insecure-registry 127.0.0.1:5000`,
+  confrun images verify --imagemap imagemap.yaml --insecure-registry 127.0.0.1:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -76,10 +76,10 @@ func (r *registryFlags) client() (*registry.Client, error) {
 	return c, nil
 }
 
-// loadMap reads --map; a bad file is a usage error.
+// loadMap reads --imagemap; a bad file is a usage error.
 func loadMap(path string) (*imagemap.Map, error) {
 	if path == "" {
-		return nil, cliutil.UsageError("--map is required: pass the imagemap.yaml written by `confrun images map`")
+		return nil, cliutil.UsageError("--imagemap is required: pass the imagemap.yaml written by `confrun images map`")
 	}
 	m, err := imagemap.LoadMap(path)
 	if err != nil {

@@ -23,7 +23,7 @@ type mirrorFlags struct {
 func newMirror(streams cliutil.IOStreams) *cobra.Command {
 	f := &mirrorFlags{}
 	cmd := &cobra.Command{
-		Use:   "mirror --map imagemap.yaml --to REGISTRY[/PATH]",
+		Use:   "mirror --imagemap imagemap.yaml --to REGISTRY[/PATH]",
 		Short: "Copy every target into one registry under upstream paths and write the e2e repo list",
 		Long: `mirror copies each image of the map that is meant to be pulled (its target, the
 image built for your architecture) into --to, under the upstream repository
@@ -36,8 +36,8 @@ Only the linux/ARCH image of each target is copied (the destination tag holds
 that single image); --all-platforms copies whole indexes. Blobs the
 destination has are not sent again, so running mirror again is cheap.
 --write-map writes the image map that points at the mirror.`,
-		Example: `  confrun images mirror --map imagemap.yaml --to mirror.example:5000 --repo-list repo-list.yaml
-  confrun images mirror --map imagemap.yaml --to 127.0.0.1:5000/upstream --insecure-registry 127.0.0.1:5000 \
+		Example: `  confrun images mirror --imagemap imagemap.yaml --to mirror.example:5000 --repo-list repo-list.yaml
+  confrun images mirror --imagemap imagemap.yaml --to 127.0.0.1:5000/upstream --insecure-registry 127.0.0.1:5000 \
     --write-map imagemap-mirror.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,7 +103,9 @@ destination has are not sent again, so running mirror again is cheap.
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.mapPath, "map", "imagemap.yaml", "the image map whose targets to copy")
+	fs.StringVar(&f.mapPath, "imagemap", "imagemap.yaml", "the image map whose targets to copy")
+	fs.StringVar(&f.mapPath, "map", "imagemap.yaml", "same as --imagemap")
+	_ = fs.MarkHidden("map")
 	fs.StringVar(&f.to, "to", "", "the registry[/path] to copy into")
 	fs.BoolVar(&f.allPlatforms, "all-platforms", false, "copy whole indexes, not only the map's architecture")
 	fs.StringVar(&f.repoList, "repo-list", "repo-list.yaml", "where to write the e2e repo list")

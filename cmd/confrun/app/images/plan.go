@@ -27,7 +27,7 @@ type planFlags struct {
 func newPlan(streams cliutil.IOStreams) *cobra.Command {
 	f := &planFlags{}
 	cmd := &cobra.Command{
-		Use:   "plan (--map imagemap.yaml | --arch ARCH [--release vX.Y])",
+		Use:   "plan (--imagemap imagemap.yaml | --arch ARCH [--release vX.Y])",
 		Short: "For each image still to build: where upstream builds it, its VERSION, and its base image for ARCH",
 		Long: `plan tells you, before you build, for each image that is missing or has no
 linux/ARCH image in your registry:
@@ -40,12 +40,12 @@ linux/ARCH image in your registry:
     when there is none for ARCH, the amd64 base and whether that base exists
     for ARCH at all (alpine has no mips64el: pick another base first)
 
-With --map it verifies the map's targets first (--offline skips that and plans
+With --imagemap it verifies the map's targets first (--offline skips that and plans
 every image); with --arch alone it plans every image of the release.
 --check-bases asks the base images' registries (Docker Hub) whether the base
 exists for ARCH instead of relying on confrun's table.`,
 		Example: `  # What is left to build for the map, and on which base
-  confrun images plan --map imagemap.yaml --insecure-registry 127.0.0.1:5000
+  confrun images plan --imagemap imagemap.yaml --insecure-registry 127.0.0.1:5000
 
   # Before anything is built: every image of v1.34 for loong64
   confrun images plan --arch loong64 --release v1.34 -o yaml`,
@@ -62,9 +62,11 @@ exists for ARCH instead of relying on confrun's table.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.mapPath, "map", "", "the image map; its targets are verified first")
-	fs.StringVar(&f.arch, "arch", "", "architecture (without --map, or to override the map's)")
-	fs.StringVar(&f.release, "release", "", "Kubernetes release without --map (default the newest confrun knows)")
+	fs.StringVar(&f.mapPath, "imagemap", "", "the image map; its targets are verified first")
+	fs.StringVar(&f.mapPath, "map", "", "same as --imagemap")
+	_ = fs.MarkHidden("map")
+	fs.StringVar(&f.arch, "arch", "", "architecture (without --imagemap, or to override the map's)")
+	fs.StringVar(&f.release, "release", "", "Kubernetes release without --imagemap (default the newest confrun knows)")
 	fs.BoolVar(&f.offline, "offline", false, "do not contact registries: plan every image")
 	fs.BoolVar(&f.all, "all", false, "also list images that are already ok")
 	fs.BoolVar(&f.checkBase, "check-bases", false, "ask the base images' registries whether each base exists for ARCH")
@@ -87,7 +89,7 @@ func (f *planFlags) run(ctx context.Context, streams cliutil.IOStreams) ([]plan.
 		entries, a, r = m.Entries(), m.Arch(), m.Release()
 	} else {
 		if f.arch == "" {
-			return nil, cliutil.UsageError("pass --map imagemap.yaml, or --arch ARCH to plan every image of a release")
+			return nil, cliutil.UsageError("pass --imagemap imagemap.yaml, or --arch ARCH to plan every image of a release")
 		}
 		if r, err = releaseFlag(streams, f.release); err != nil {
 			return nil, err

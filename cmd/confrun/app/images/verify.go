@@ -23,7 +23,7 @@ type verifyFlags struct {
 func newVerify(streams cliutil.IOStreams) *cobra.Command {
 	f := &verifyFlags{}
 	cmd := &cobra.Command{
-		Use:   "verify --map imagemap.yaml [--insecure-registry HOST:PORT]...",
+		Use:   "verify --imagemap imagemap.yaml [--insecure-registry HOST:PORT]...",
 		Short: "Check that every target of the image map exists in its registry for linux/ARCH",
 		Long: `verify checks every image of the map that is meant to be pulled, in its
 registry: reachable, the tag exists, and the manifest (or an entry of the
@@ -34,10 +34,10 @@ Credentials come from the docker config and its credential helpers
 (~/.docker/config.json, $DOCKER_CONFIG). Registries are reached over HTTPS,
 except those listed with --insecure-registry. Checks run concurrently
 (--concurrency), each request bounded by --timeout.`,
-		Example: `  confrun images verify --map imagemap.yaml --insecure-registry 127.0.0.1:5000
+		Example: `  confrun images verify --imagemap imagemap.yaml --insecure-registry 127.0.0.1:5000
 
   # The failures only, for a script
-  confrun images verify --map imagemap.yaml -o json | jq '.images[] | select(.status != "ok")'`,
+  confrun images verify --imagemap imagemap.yaml -o json | jq '.images[] | select(.status != "ok")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.out.Validate(); err != nil {
@@ -80,7 +80,9 @@ except those listed with --insecure-registry. Checks run concurrently
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.mapPath, "map", "imagemap.yaml", "the image map to verify")
+	fs.StringVar(&f.mapPath, "imagemap", "imagemap.yaml", "the image map to verify")
+	fs.StringVar(&f.mapPath, "map", "imagemap.yaml", "same as --imagemap")
+	_ = fs.MarkHidden("map")
 	fs.StringVar(&f.arch, "arch", "", "check for this architecture instead of the map's")
 	f.reg.add(fs, verify.DefaultConcurrency)
 	f.out = cliutil.AddOutputFlag(fs, cliutil.FormatTable, cliutil.FormatJSON, cliutil.FormatYAML)
@@ -111,7 +113,7 @@ func verifyTable(w io.Writer, rep *verify.Report) error {
 	}
 	fmt.Fprintf(w, "\n%d images checked for %s: %s; %d not meant to be pulled, not checked.\n", len(rep.Items), rep.Arch, strings.Join(counts, ", "), rep.NotPulled)
 	if len(failed) > 0 {
-		fmt.Fprintln(w, "Next: `confrun images plan --map ...` says where each missing image is built upstream and on which base.")
+		fmt.Fprintln(w, "Next: `confrun images plan --imagemap ...` says where each missing image is built upstream and on which base.")
 	}
 	return nil
 }
