@@ -407,3 +407,16 @@ func TestSamplesParse(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimBlankBytes(t *testing.T) {
+	for in, want := range map[string]string{
+		"\n  \nfirst  \nsecond \n\n \n": "first  \nsecond ",
+		"only\n":                        "only",
+		" \n\n":                         "",
+		"":                              "",
+	} {
+		if got := string(trimBlankBytes([]byte(in))); got != want {
+			t.Errorf("trimBlankBytes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

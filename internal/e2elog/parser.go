@@ -900,12 +900,12 @@ func (p *parser) finishBlock() {
 
 // v2Block reads the code location block and failure of a Ginkgo v2 result.
 func (p *parser) v2Block(b *block, spec *Spec) (string, bool) {
-	msg := trimBlank(b.msgLines())
+	msg := trimBlankBytes(b.msg)
 	if len(msg) > 0 || b.fail.Location != "" {
 		f := b.fail
-		f.Message = strings.Join(msg, "\n")
+		f.Message = string(msg)
 		if spec.State == Panicked && f.Panic == "" {
-			f.Panic = panicValue(msg)
+			f.Panic = panicValue(strings.Split(f.Message, "\n"))
 		}
 		spec.Failure = &f
 	}
@@ -1048,6 +1048,27 @@ func panicValue(msg []string) string {
 		}
 	}
 	return ""
+}
+
+// trimBlankBytes drops the blank lines that start and end a message
+// buffer, and its final newline.
+func trimBlankBytes(b []byte) []byte {
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 || len(bytes.TrimSpace(b[:i])) > 0 {
+			break
+		}
+		b = b[i+1:]
+	}
+	for len(b) > 0 {
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		i := bytes.LastIndexByte(b, '\n')
+		if len(bytes.TrimSpace(b[i+1:])) > 0 {
+			break
+		}
+		b = b[:max(i, 0)]
+	}
+	return b
 }
 
 func trimBlank(lines []string) []string {
