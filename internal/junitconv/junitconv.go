@@ -3,12 +3,13 @@
 // and status Ginkgo's JUnit reporter gives it, failure messages and
 // locations, durations as printed, and the suite totals of Ginkgo's summary.
 // It writes with the types of github.com/jstemmer/go-junit-report/v2/junit,
-// streaming: testcases are spooled to a temporary file while the log is read,
-// so memory does not grow with the log.
+// streaming: testcases are spooled (in memory up to 2 MiB, then to a
+// temporary file) while the log is read, so memory does not grow with the log.
 package junitconv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -52,6 +53,8 @@ type Options struct {
 	// SpoolDir is where the temporary testcase spool goes (default: the
 	// system temporary directory).
 	SpoolDir string
+
+	spoolLimit int // testcase bytes held in memory (default spoolMemLimit)
 }
 
 // Result describes a conversion.
@@ -110,7 +113,7 @@ type runStats struct {
 
 type converter struct {
 	opts  Options
-	spool *countWriter
+	spool *spool
 	runs  []*runStats
 	// ids numbers the distinct conformance test names seen; each run
 	// records the ones it ran in a bitset.
@@ -121,21 +124,74 @@ type converter struct {
 	err      error
 }
 
-type countWriter struct {
-	w *bufio.Writer
-	n int64
+// spoolMemLimit is how much testcase XML is held in memory before it
+// goes to a temporary file.
+const spoolMemLimit = 2 << 20
+
+// spool holds the testcases written while the log is read, until the
+// suite totals are known: in memory up to spoolMemLimit, then in a
+// temporary file, so that memory stays bounded whatever the log's size.
+type spool struct {
+	dir   string
+	limit int
+	mem []byte
+	f   *os.File
+	fw  *bufio.Writer
+	n   int64
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
+func (s *spool) Write(p []byte) (int, error) {
+	if s.f == nil && len(s.mem)+len(p) <= s.limit {
+		if len(s.mem)+len(p) > cap(s.mem) {
+			grown := make([]byte, len(s.mem), min(max(2*cap(s.mem), len(s.mem)+len(p), 64<<10), s.limit))
+			copy(grown, s.mem)
+			s.mem = grown
+		}
+		s.mem = append(s.mem, p...)
+		s.n += int64(len(p))
+		return len(p), nil
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "confrun-junit-*.spool")
+		if err != nil {
+			return 0, fmt.Errorf("creating a spool file for the testcases: %w", err)
+		}
+		s.f, s.fw = f, bufio.NewWriterSize(f, 64<<10)
+		if _, err := s.fw.Write(s.mem); err != nil {
+			return 0, err
+		}
+		s.mem = nil
+	}
+	n, err := s.fw.Write(p)
+	s.n += int64(n)
 	return n, err
 }
 
-func (c *countWriter) WriteString(s string) (int, error) {
-	n, err := c.w.WriteString(s)
-	c.n += int64(n)
-	return n, err
+func (s *spool) WriteString(str string) (int, error) {
+	if s.f == nil && len(s.mem)+len(str) <= cap(s.mem) {
+		s.mem = append(s.mem, str...)
+		s.n += int64(len(str))
+		return len(str), nil
+	}
+	return s.Write([]byte(str))
+}
+
+// section returns the bytes written between offsets start and end.
+func (s *spool) section(start, end int64) (io.Reader, error) {
+	if s.f == nil {
+		return bytes.NewReader(s.mem[start:end]), nil
+	}
+	if err := s.fw.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the testcase spool: %w", err)
+	}
+	return io.NewSectionReader(s.f, start, end-start), nil
+}
+
+func (s *spool) close() {
+	if s.f != nil {
+		_ = s.f.Close()
+		_ = os.Remove(s.f.Name())
+	}
 }
 
 // ConvertFile converts the log at logPath into outPath, atomically and
@@ -162,23 +218,16 @@ func ConvertFile(ctx context.Context, logPath, outPath string, force bool, opts 
 
 // Convert reads an e2e.log from in and writes the JUnit XML to out.
 func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*Result, error) {
-	spool, err := os.CreateTemp(opts.SpoolDir, "confrun-junit-*.spool")
-	if err != nil {
-		return nil, fmt.Errorf("creating a spool file for the testcases: %w", err)
-	}
-	defer func() {
-		_ = spool.Close()
-		_ = os.Remove(spool.Name())
-	}()
 	c := &converter{opts: opts, outcomes: map[string]coverage.Status{}, ids: map[string]int{}}
-	c.spool = &countWriter{w: bufio.NewWriterSize(spool, 64<<10)}
+	c.spool = &spool{dir: opts.SpoolDir, limit: spoolMemLimit}
+	if opts.spoolLimit > 0 {
+		c.spool.limit = opts.spoolLimit
+	}
+	defer c.spool.close()
 
 	log, err := c.parse(ctx, in)
 	if err != nil {
 		return nil, err
-	}
-	if err := c.spool.w.Flush(); err != nil {
-		return nil, fmt.Errorf("writing the testcase spool: %w", err)
 	}
 	for len(c.runs) < len(log.Runs) {
 		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n})
@@ -254,7 +303,7 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		return nil, err
 	}
 	for i, s := range suites {
-		if err := c.writeSuite(bw, spool, s, c.runs[i], notRun[i]); err != nil {
+		if err := c.writeSuite(bw, s, c.runs[i], notRun[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -397,8 +446,9 @@ func (c *converter) spec(s e2elog.Spec) error {
 		tc.Classname = DefaultSuite
 	}
 	if st.written > 0 || st.start > 0 {
-		_ = c.spool.w.WriteByte('\n')
-		c.spool.n++
+		if _, err := c.spool.WriteString("\n"); err != nil {
+			return fmt.Errorf("writing testcase %q: %w", tc.Name, err)
+		}
 	}
 	if err := writeTestcase(c.spool, tc); err != nil {
 		return fmt.Errorf("writing testcase %q: %w", tc.Name, err)
@@ -804,7 +854,7 @@ func escapeAttr(w io.StringWriter, s string) error {
 	return err
 }
 
-func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
+func (c *converter) writeSuite(w *bufio.Writer, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
 	if _, err := w.WriteString("\n"); err != nil {
 		return err
 	}
@@ -815,12 +865,13 @@ func (c *converter) writeSuite(w *bufio.Writer, spool *os.File, s junit.Testsuit
 		if _, err := w.WriteString("\n"); err != nil {
 			return err
 		}
-		if _, err := spool.Seek(st.start, io.SeekStart); err != nil {
-			return fmt.Errorf("reading the testcase spool: %w", err)
+		sec, err := c.spool.section(st.start, st.end)
+		if err != nil {
+			return err
 		}
 		// Testcases after the first in the spool start with the
 		// newline that separates them.
-		r := bufio.NewReader(io.LimitReader(spool, st.end-st.start))
+		r := bufio.NewReader(sec)
 		if b, err := r.Peek(1); err == nil && b[0] == '\n' {
 			_, _ = r.Discard(1)
 		}

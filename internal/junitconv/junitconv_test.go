@@ -493,3 +493,33 @@ func TestUnknownReleaseIsExplained(t *testing.T) {
 		t.Errorf("%+v", res)
 	}
 }
+
+func TestSpoolToFileGivesTheSameXML(t *testing.T) {
+	// Several runs, so that suites read their testcases from the middle
+	// of the spool.
+	var in []byte
+	for _, p := range []string{"../e2elog/testdata/v2/verbose-serial.log", filepath.Join(samples, "v1.34-node-basic", "e2e.log"), "../e2elog/testdata/v1/verbose-serial.log"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in = append(in, b...)
+	}
+	var inMem, onDisk bytes.Buffer
+	dir := t.TempDir()
+	if _, err := Convert(context.Background(), bytes.NewReader(in), &inMem, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Convert(context.Background(), bytes.NewReader(in), &onDisk, Options{spoolLimit: 1024, SpoolDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(inMem.Bytes(), onDisk.Bytes()) {
+		t.Error("the file spool changes the output")
+	}
+	if d := parseDoc(t, onDisk.Bytes()); len(d.Suites) != 3 {
+		t.Errorf("%d suites", len(d.Suites))
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("spool left behind: %v", ents)
+	}
+}
