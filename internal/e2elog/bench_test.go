@@ -1,28 +1,21 @@
-package e2elog
+package e2elog_test
 
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/confrun/confrun/internal/e2elog"
+	"github.com/confrun/confrun/internal/e2elog/e2elogtest"
 )
 
 // BenchmarkParse parses ~20 MB of the real sample logs, concatenated.
 func BenchmarkParse(b *testing.B) {
-	var one []byte
-	for _, n := range []string{"v1.34-node-basic", "v1.34-node-basic-succinct", "v1.34-beforesuite-failure"} {
-		d, err := os.ReadFile(filepath.Join("testdata/samples", n, "e2e.log"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		one = append(one, d...)
-	}
-	in := bytes.Repeat(one, (20<<20)/len(one)+1)
+	in := e2elogtest.Logs(b, 20<<20)
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Parse(context.Background(), bytes.NewReader(in), Options{}, nil); err != nil {
+		if _, err := e2elog.Parse(context.Background(), bytes.NewReader(in), e2elog.Options{}, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

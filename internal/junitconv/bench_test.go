@@ -4,24 +4,16 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/confrun/confrun/internal/e2elog/e2elogtest"
 )
 
 // BenchmarkConvert converts ~20 MB of real sample logs, concatenated.
 func BenchmarkConvert(b *testing.B) {
-	var one []byte
-	for _, n := range []string{"v1.34-node-basic", "v1.34-node-basic-succinct", "v1.34-beforesuite-failure"} {
-		d, err := os.ReadFile(filepath.Join(samples, n, "e2e.log"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		one = append(one, d...)
-	}
-	in := bytes.Repeat(one, (20<<20)/len(one)+1)
+	in := e2elogtest.Logs(b, 20<<20)
 	b.SetBytes(int64(len(in)))
-	b.ResetTimer()
+	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Convert(context.Background(), bytes.NewReader(in), io.Discard, Options{SpoolDir: b.TempDir()}); err != nil {
 			b.Fatal(err)

@@ -134,10 +134,10 @@ const spoolMemLimit = 2 << 20
 type spool struct {
 	dir   string
 	limit int
-	mem []byte
-	f   *os.File
-	fw  *bufio.Writer
-	n   int64
+	mem   []byte
+	f     *os.File
+	fw    *bufio.Writer
+	n     int64
 }
 
 func (s *spool) Write(p []byte) (int, error) {

@@ -3,6 +3,7 @@
 package e2elogtest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"io"
 	"os"
@@ -40,4 +41,19 @@ func JUnit(t testing.TB, dir string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Logs returns the sample e2e.logs concatenated, repeated to at least size
+// bytes: input for benchmarks.
+func Logs(tb testing.TB, size int) []byte {
+	tb.Helper()
+	var one []byte
+	for _, name := range Samples {
+		b, err := os.ReadFile(filepath.Join(SampleDir(name), "e2e.log"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		one = append(one, b...)
+	}
+	return bytes.Repeat(one, size/len(one)+1)
 }
