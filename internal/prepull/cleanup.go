@@ -26,16 +26,33 @@ func (c *CleanupResult) Empty() bool {
 	return len(c.Namespaces) == 0 && len(c.DaemonSets) == 0 && c.Pods == 0
 }
 
-// Cleanup removes everything confrun prepull created, in any run: its
-// namespaces, and its DaemonSets and pods in other namespaces (found by
-// their labels; namespace is searched when listing all namespaces is not
-// allowed). With wait it returns once they are gone.
+// Cleanup removes what confrun prepull runs left in namespace: the
+// namespace itself when confrun created it, else confrun's DaemonSets and
+// pods in it (found by their labels). With namespace "" it sweeps the
+// whole cluster: every namespace confrun created, and its DaemonSets and
+// pods anywhere else. With wait it returns once they are gone.
 func Cleanup(ctx context.Context, client kubernetes.Interface, namespace string, wait bool) (*CleanupResult, error) {
 	res := &CleanupResult{}
 	sel := metav1.ListOptions{LabelSelector: ownSelector()}
-	nss, err := client.CoreV1().Namespaces().List(ctx, sel)
-	if err != nil {
-		return res, fmt.Errorf("listing confrun's namespaces: %w", err)
+	var nss *corev1.NamespaceList
+	scope := metav1.NamespaceAll
+	if namespace == "" {
+		var err error
+		if nss, err = client.CoreV1().Namespaces().List(ctx, sel); err != nil {
+			return res, fmt.Errorf("listing confrun's namespaces: %w", err)
+		}
+	} else {
+		scope = namespace
+		nss = &corev1.NamespaceList{}
+		ns, err := client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return res, nil
+		case err != nil:
+			return res, fmt.Errorf("reading namespace %s: %w", namespace, err)
+		case ns.Labels[LabelManagedBy] == ManagedBy && ns.Labels[LabelComponent] == Component:
+			nss.Items = append(nss.Items, *ns)
+		}
 	}
 	gone := map[string]bool{}
 	for _, ns := range nss.Items {
@@ -49,12 +66,7 @@ func Cleanup(ctx context.Context, client kubernetes.Interface, namespace string,
 		}
 	}
 	// Workloads in namespaces that are not confrun's.
-	scope := metav1.NamespaceAll
 	dss, err := client.AppsV1().DaemonSets(scope).List(ctx, sel)
-	if apierrors.IsForbidden(err) {
-		scope = namespace
-		dss, err = client.AppsV1().DaemonSets(scope).List(ctx, sel)
-	}
 	if err != nil {
 		return res, fmt.Errorf("listing confrun's DaemonSets: %w", err)
 	}

@@ -574,12 +574,24 @@ func TestCleanupFindsLeftoversEverywhere(t *testing.T) {
 	unrelated := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "keep", Namespace: "user-ns", Labels: map[string]string{"app": "x"}}}
 	c := newCluster(t, namespaceObject(DefaultNamespace, false),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "user-ns"}}, ds, leftover, unrelated)
-	res, err := Cleanup(ctx, c.client, DefaultNamespace, true)
+	// The user's namespace: only confrun's workloads go.
+	res, err := Cleanup(ctx, c.client, "user-ns", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Namespaces) != 1 || len(res.DaemonSets) != 1 || res.Pods != 1 {
-		t.Fatalf("cleanup = %+v", res)
+	if len(res.Namespaces) != 0 || len(res.DaemonSets) != 1 || res.Pods != 1 {
+		t.Fatalf("cleanup of user-ns = %+v", res)
+	}
+	if _, err := c.client.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{}); err != nil {
+		t.Errorf("cleanup of user-ns removed another namespace: %v", err)
+	}
+	// Everywhere: confrun's own namespace goes as a whole.
+	res, err = Cleanup(ctx, c.client, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Namespaces) != 1 || len(res.DaemonSets) != 0 || res.Pods != 0 {
+		t.Fatalf("cleanup of all = %+v", res)
 	}
 	if _, err := c.client.CoreV1().Pods("user-ns").Get(ctx, "p", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("leftover pod still there: %v", err)
@@ -590,7 +602,7 @@ func TestCleanupFindsLeftoversEverywhere(t *testing.T) {
 	if _, err := c.client.CoreV1().Namespaces().Get(ctx, "user-ns", metav1.GetOptions{}); err != nil {
 		t.Errorf("cleanup removed the user's namespace: %v", err)
 	}
-	again, err := Cleanup(ctx, c.client, DefaultNamespace, true)
+	again, err := Cleanup(ctx, c.client, "", true)
 	if err != nil || !again.Empty() {
 		t.Fatalf("second cleanup = %+v, %v; want nothing left", again, err)
 	}

@@ -191,7 +191,9 @@ func applyEvent(r *ImageResult, ev *corev1.Event) bool {
 }
 
 // seconds is d in seconds, to the millisecond (what the kubelet reports).
-func seconds(d time.Duration) float64 { return float64(d.Round(time.Millisecond).Milliseconds()) / 1000 }
+func seconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond).Milliseconds()) / 1000
+}
 
 func eventTime(ev *corev1.Event) time.Time {
 	switch {

@@ -270,9 +270,10 @@ func (r *run) applyVerification() {
 				continue
 			}
 			switch {
-			case r.opts.Verify == VerifyPods && c.ImageRef != "":
+			case r.opts.Verify == VerifyPods:
+				// On the node per the kubelet's container statuses and events.
 				c.Verified = VerifiedPod
-			case r.opts.Verify == VerifyNodeStatus || r.opts.Verify == VerifyPods:
+			case r.opts.Verify == VerifyNodeStatus:
 				if size, ok := r.findOnNode(ni, r.plan.Images[i], c.ImageRef); ok {
 					c.Verified = VerifiedNodeStatus
 					if c.SizeBytes == 0 {

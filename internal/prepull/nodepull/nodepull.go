@@ -390,14 +390,29 @@ func (c *Clients) name(ctx context.Context, name string, desc *imagesapi.Image) 
 	return err == nil, err
 }
 
-// verify asks CRI ImageStatus for every name, as the kubelet would.
+// verify asks CRI ImageStatus for every name, as the kubelet would. The
+// CRI plugin learns of names created through the Images API from
+// containerd's events, asynchronously: after this run changed something,
+// a name not yet known is asked again for a few seconds.
 func (c *Clients) verify(ctx context.Context, res Result, names []string, st string, desc *imagesapi.Image) Result {
 	res.Status = st
 	res.Digest = desc.GetTarget().GetDigest()
 	res.Verified = true
+	changed := st == StatusPulled || len(res.Tagged) > 0
 	var missing []string
 	for _, n := range names {
-		resp, err := c.CRI.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: n}})
+		var resp *runtimeapi.ImageStatusResponse
+		var err error
+		for wait := 50 * time.Millisecond; ; wait *= 2 {
+			resp, err = c.CRI.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: n}})
+			if err != nil || resp.Image != nil || !changed || wait > 2*time.Second {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
 		if err != nil {
 			res.Verified = false
 			missing = append(missing, fmt.Sprintf("%s (%s)", n, grpcMessage(err)))

@@ -36,10 +36,15 @@ type fakeRuntime struct {
 	pulls   []string
 	creates int
 	badNS   bool
+	// lag makes CRI miss a name created through the Images API for that
+	// many ImageStatus calls (containerd's events are asynchronous).
+	lag    int
+	missed map[string]int
 }
 
 func newFake() *fakeRuntime {
-	return &fakeRuntime{images: map[string]*imagesapi.Image{}, blobs: map[string][]byte{}, remote: map[string]string{}}
+	return &fakeRuntime{images: map[string]*imagesapi.Image{}, blobs: map[string][]byte{}, remote: map[string]string{},
+		missed: map[string]int{}}
 }
 
 type (
@@ -94,6 +99,10 @@ func (f fakeCRI) ImageStatus(_ context.Context, in *runtimeapi.ImageStatusReques
 	if !ok {
 		return &runtimeapi.ImageStatusResponse{}, nil
 	}
+	if f.lag > 0 && img.Labels["created-by-test-api"] == "yes" && f.missed[in.Image.Image] < f.lag {
+		f.missed[in.Image.Image]++
+		return &runtimeapi.ImageStatusResponse{}, nil
+	}
 	return &runtimeapi.ImageStatusResponse{Image: &runtimeapi.Image{Id: "sha256:config-" + img.Target.Digest, Size: 4096}}, nil
 }
 
@@ -116,7 +125,11 @@ func (f fakeImages) Create(ctx context.Context, in *imagesapi.CreateImageRequest
 		return nil, status.Error(codes.AlreadyExists, "exists")
 	}
 	f.creates++
-	f.images[in.Image.Name] = in.Image
+	img := &imagesapi.Image{Name: in.Image.Name, Target: in.Image.Target, Labels: map[string]string{"created-by-test-api": "yes"}}
+	for k, v := range in.Image.Labels {
+		img.Labels[k] = v
+	}
+	f.images[in.Image.Name] = img
 	return &imagesapi.CreateImageResponse{Image: in.Image}, nil
 }
 
@@ -204,6 +217,24 @@ func TestPullByPlatformDigestAndTagUpstream(t *testing.T) {
 		Images: []Image{{Target: target, Upstreams: []string{upstream}, Digest: mipsDig}}})
 	if res[0].Status != StatusPresent || !res[0].OK() || len(f.pulls) != 0 || f.creates != creates || len(res[0].Tagged) != 0 {
 		t.Fatalf("rerun: result %+v, pulls %v: want present with no pulls and no new names", res[0], f.pulls)
+	}
+}
+
+func TestVerifyWaitsForCRIToSeeNewNames(t *testing.T) {
+	f := newFake()
+	f.lag = 2
+	res := run(t, f, Options{Platform: "linux/amd64", RuntimePlatform: "linux/amd64",
+		Images: []Image{{Target: target, Upstreams: []string{upstream}, Digest: mipsDig}}})
+	if !res[0].OK() || f.missed[upstream] != 2 {
+		t.Fatalf("result %+v after %d misses: want verified once CRI caught up", res[0], f.missed[upstream])
+	}
+	// Check-only changes nothing, so it does not wait: absent is absent.
+	f = newFake()
+	f.lag = 5
+	f.images[target] = &imagesapi.Image{Name: target, Labels: map[string]string{"created-by-test-api": "yes"}, Target: &types.Descriptor{Digest: mipsDig}}
+	res = run(t, f, Options{CheckOnly: true, Images: []Image{{Target: target}}})
+	if res[0].Verified || f.missed[target] != 1 {
+		t.Fatalf("check-only asked %d times: %+v", f.missed[target], res[0])
 	}
 }
 

@@ -38,6 +38,7 @@ type flags struct {
 	verifyTimeout  time.Duration
 	keep           bool
 	cleanup        bool
+	allNamespaces  bool
 	report         string
 	force          bool
 }
@@ -97,7 +98,7 @@ all are there but some could not be verified, 1 otherwise, 2 for bad input.`,
   confrun prepull --imagemap imagemap.yaml --mode node \
     --containerd-socket lab-node-2=/run/confrun-lab/node-2/containerd.sock
 
-  # Remove what a killed run left behind
+  # Remove what a killed run left behind (in every namespace with -A)
   confrun prepull --cleanup`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,7 +120,8 @@ all are there but some could not be verified, 1 otherwise, 2 for bad input.`,
 	fs.StringVar(&f.verify, "verify", "", "node-status, cri or pods (default: node-status in pod mode, cri in node mode)")
 	fs.DurationVar(&f.verifyTimeout, "verify-timeout", 2*time.Minute, "how long to wait for the verification (the kubelet refreshes its image list every 30s)")
 	fs.BoolVar(&f.keep, "keep", false, "leave the namespace and pods in place (debugging); remove them later with --cleanup")
-	fs.BoolVar(&f.cleanup, "cleanup", false, "remove everything earlier prepull runs left in the cluster, and exit")
+	fs.BoolVar(&f.cleanup, "cleanup", false, "remove what earlier prepull runs left in the namespace (-n), and exit")
+	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "with --cleanup: every namespace prepull created, and its pods anywhere")
 	fs.StringVar(&f.report, "report", "", "where to write the report (default: prepull.json beside the image map)")
 	fs.BoolVar(&f.force, "force", false, "overwrite an existing report")
 	return cmd
@@ -131,6 +133,9 @@ func run(ctx context.Context, f *flags, streams cliutil.IOStreams) error {
 	}
 	if f.cleanup {
 		return cleanup(ctx, f, streams)
+	}
+	if f.allNamespaces {
+		return cliutil.UsageError("--all-namespaces goes with --cleanup")
 	}
 	opts, reportPath, err := f.options(streams)
 	if err != nil {
@@ -252,7 +257,11 @@ func cleanup(ctx context.Context, f *flags, streams cliutil.IOStreams) error {
 		return err
 	}
 	fmt.Fprintln(streams.ErrOut, "removing what confrun prepull left in the cluster...")
-	res, err := prepull.Cleanup(ctx, client, f.kube.Namespace, true)
+	ns := f.kube.Namespace
+	if f.allNamespaces {
+		ns = ""
+	}
+	res, err := prepull.Cleanup(ctx, client, ns, true)
 	if err != nil {
 		return err
 	}

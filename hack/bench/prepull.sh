@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Scale benchmark of `confrun prepull` (pod mode) with simulated nodes:
+# kwok (sigs.k8s.io/kwok, built from the Go module proxy) runs against the
+# lab's real apiserver and plays kubelet for NODES fake nodes; confrun
+# tracks IMAGES images on each of them through its watches. Prints, for a
+# small and a full run, the API requests confrun made (from prepull.json:
+# a counting RoundTripper around its client) and the time from the last pod
+# becoming Ready to confrun's report. Requests should grow with nodes (node
+# pod creation is the DaemonSet controller's, so barely at all), never with
+# nodes x images x time.
+#
+# Needs the lab (`make lab-up`); skips with a message otherwise.
+# NODES (default 200), SMALL (default 50), IMAGES (default 40).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NODES=${NODES:-200}
+SMALL=${SMALL:-50}
+IMAGES=${IMAGES:-40}
+KWOK_VERSION=v0.7.0
+NS=confrun-prepull-bench
+STATE=$ROOT/lab/.state
+
+if [[ ! -f $STATE/env ]]; then
+	echo "prepull bench: skipped, the lab is not up (make lab-up)"
+	exit 0
+fi
+# shellcheck source=/dev/null
+source "$STATE/env"
+KUBECTL=$LAB_BIN_DIR/kubectl
+kc() { "$KUBECTL" --kubeconfig "$LAB_KUBECONFIG" "$@"; }
+if ! kc get --raw /readyz >/dev/null 2>&1; then
+	echo "prepull bench: skipped, the lab's apiserver does not answer (make lab-up)"
+	exit 0
+fi
+
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/confrun-bench
+WORK=$(mktemp -d)
+KWOK_PID=
+cleanup() {
+	set +e
+	[[ -n $KWOK_PID ]] && kill "$KWOK_PID" 2>/dev/null && wait "$KWOK_PID" 2>/dev/null
+	kc delete nodes -l confrun.dev/bench=prepull --wait=false >/dev/null 2>&1
+	"$WORK/confrun" prepull --cleanup -n "$NS" --kubeconfig "$LAB_KUBECONFIG" >/dev/null 2>&1
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# kwok and confrun.
+mkdir -p "$CACHE/bin"
+if [[ ! -x $CACHE/bin/kwok-$KWOK_VERSION ]]; then
+	echo "building kwok $KWOK_VERSION (go install, once)"
+	GOBIN=$CACHE/bin go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+	mv "$CACHE/bin/kwok" "$CACHE/bin/kwok-$KWOK_VERSION"
+fi
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/confrun" ./cmd/confrun)
+
+# kwok manages only the nodes this script creates (annotation), and their pods.
+"$CACHE/bin/kwok-$KWOK_VERSION" --kubeconfig "$LAB_KUBECONFIG" \
+	--manage-all-nodes=false \
+	--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+	--cidr=10.214.0.0/16 --node-ip=10.214.255.254 \
+	>"$WORK/kwok.log" 2>&1 &
+KWOK_PID=$!
+
+echo "creating $NODES kwok nodes"
+{
+	for ((i = 0; i < NODES; i++)); do
+		group=full
+		((i < SMALL)) && group=small
+		cat <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-prepull-$i
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {type: kwok, confrun.dev/bench: prepull, bench-group: $group, kubernetes.io/arch: amd64, kubernetes.io/os: linux, kubernetes.io/hostname: kwok-prepull-$i}
+spec:
+  taints: [{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]
+EOF
+	done
+} >"$WORK/nodes.yaml"
+kc apply -f "$WORK/nodes.yaml" >/dev/null
+kc wait --for=condition=Ready node -l confrun.dev/bench=prepull --timeout=300s >/dev/null
+
+# An image map of IMAGES images (kwok does not pull: the names only need to parse).
+{
+	printf 'apiVersion: confrun.dev/v1alpha1\nkind: ImageMap\narch: amd64\nrelease: v1.34\nimages:\n'
+	for ((i = 0; i < IMAGES; i++)); do
+		printf -- '- upstream: registry.k8s.io/e2e-test-images/bench-%d:1.0\n  target: %s/bench/image-%d:1.0\n  kind: e2e\n  pull: true\n' \
+			"$i" "$LAB_REGISTRY" "$i"
+	done
+} >"$WORK/imagemap.yaml"
+
+# run SELECTOR NAME: one prepull over the selected kwok nodes; prints a line.
+run() {
+	local sel=$1 name=$2 report=$WORK/$2.json
+	local t0=$SECONDS
+	"$WORK/confrun" prepull --kubeconfig "$LAB_KUBECONFIG" -n "$NS" --imagemap "$WORK/imagemap.yaml" \
+		--nodes "$sel" --include-tainted --helper-image "$LAB_REGISTRY/bench/helper:1" \
+		--verify pods --timeout 15m --report "$report" -o json >/dev/null 2>"$WORK/$name.log" ||
+		{ echo "confrun prepull failed ($name), see below"; tail -n 20 "$WORK/$name.log"; exit 1; }
+	python3 - "$report" "$name" "$((SECONDS - t0))" <<'PY'
+import json, sys
+from datetime import datetime
+r = json.load(open(sys.argv[1]))
+def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00"))
+st, s = r["stats"], r["summary"]
+ready = t(st["lastPodReady"])
+print(f'{sys.argv[2]:>5}: {s["nodes"]} nodes x {s["images"]} images = {s["nodes"]*s["images"]} cells, '
+      f'{s["pulled"]+s["present"]} on nodes, complete={r["complete"]}, wall {sys.argv[3]}s')
+print(f'       API requests: {st["apiRequests"]} ({" ".join(f"{k}={v}" for k, v in sorted(st["apiRequestsByKind"].items()))})')
+print(f'       last pod Ready -> pulls tracked: {(t(st["pullsDone"]) - ready).total_seconds():.1f}s, '
+      f'-> report: {(t(r["finished"]) - ready).total_seconds():.1f}s (of which cleanup {st["cleanupSeconds"]:.1f}s; '
+      f'lastPodReady has 1s precision)')
+print(f'REQUESTS_{sys.argv[2].upper()}={st["apiRequests"]} CELLS_{sys.argv[2].upper()}={s["nodes"]*s["images"]}')
+PY
+}
+
+echo "== prepull bench: kwok $KWOK_VERSION, $IMAGES images, $SMALL then $NODES nodes, against the lab apiserver"
+run "bench-group=small" small | tee "$WORK/small.txt"
+run "confrun.dev/bench=prepull" full | tee "$WORK/full.txt"
+eval "$(grep -h '^REQUESTS_' "$WORK/small.txt" "$WORK/full.txt")"
+python3 - "$REQUESTS_SMALL" "$REQUESTS_FULL" "$SMALL" "$NODES" "$IMAGES" <<'PY'
+import sys
+rs, rf, ns, nf, im = map(int, sys.argv[1:])
+print(f"requests ratio full/small = {rf/rs:.2f} for {nf/ns:.1f}x the nodes "
+      f"({rf/(nf*im):.4f} requests per node x image at {nf} nodes)")
+PY

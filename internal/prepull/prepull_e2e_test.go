@@ -1,0 +1,454 @@
+//go:build e2e
+
+package prepull
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/confrun/confrun/internal/cliutil"
+	"github.com/confrun/confrun/internal/helperimage"
+	"github.com/confrun/confrun/internal/labtest"
+	"github.com/confrun/confrun/internal/prepull/nodepull"
+)
+
+// confrunBin is confrun built from this tree for the tests (static, so the
+// helper image can be assembled from it without another build).
+var confrunBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "confrun-prepull-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	src, err := helperimage.FindSource(".")
+	if err == nil {
+		confrunBin = filepath.Join(dir, "confrun")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", confrunBin, "./cmd/confrun")
+		cmd.Dir, cmd.Stderr = src, os.Stderr
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		err = cmd.Run()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building confrun: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type e2e struct {
+	t       *testing.T
+	lab     *labtest.Lab
+	client  kubernetes.Interface
+	sockets map[string]string
+	dir     string
+	arch    string
+}
+
+func setup(t *testing.T) *e2e {
+	lab := labtest.Require(t)
+	client, _, err := (&cliutil.KubeFlags{Kubeconfig: lab.Kubeconfig}).Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &e2e{t: t, lab: lab, client: client, sockets: map[string]string{}, dir: t.TempDir()}
+	for _, pair := range strings.Fields(lab.Env["LAB_CONTAINERD_SOCKETS"]) {
+		n, s, _ := strings.Cut(pair, "=")
+		e.sockets[n] = s
+	}
+	if len(e.sockets) != len(lab.Nodes) || len(lab.Nodes) == 0 {
+		t.Fatalf("lab env: nodes %v, sockets %v", lab.Nodes, e.sockets)
+	}
+	node, err := client.CoreV1().Nodes().Get(context.Background(), lab.Nodes[0], metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.arch = NodeArch(node)
+	return e
+}
+
+func suffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// copyImage copies a lab image under a fresh name, so that no node has it.
+func (e *e2e) copyImage(labName, repo string) (string, string) {
+	e.t.Helper()
+	im, ok := e.lab.Image(labName)
+	if !ok {
+		e.t.Fatalf("the lab has no %s image", labName)
+	}
+	src, err := name.ParseReference(im.Ref)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dst := fmt.Sprintf("%s/confrun-e2e/%s:1", e.lab.Registry, repo)
+	dref, err := name.ParseReference(dst)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	idx, err := remote.Index(src)
+	if err != nil {
+		e.t.Fatalf("reading %s: %v", im.Ref, err)
+	}
+	if err := remote.WriteIndex(dref, idx); err != nil {
+		e.t.Fatalf("copying %s to %s: %v", im.Ref, dst, err)
+	}
+	return dst, im.Upstream
+}
+
+// writeMap writes an image map for the lab nodes' arch.
+func (e *e2e) writeMap(file string, images []Image) string {
+	e.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: confrun.dev/v1alpha1\nkind: ImageMap\narch: %s\nrelease: v1.34\nimages:\n", e.arch)
+	for _, im := range images {
+		fmt.Fprintf(&b, "- upstream: %s\n  target: %s\n  kind: e2e\n  pull: true\n", im.Upstream, im.Target)
+	}
+	path := filepath.Join(e.dir, file)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
+}
+
+// confrun runs the binary and returns stdout and the exit code.
+func (e *e2e) confrun(ctx context.Context, args ...string) (string, int) {
+	e.t.Helper()
+	cmd := exec.CommandContext(ctx, confrunBin, append(args, "--kubeconfig", e.lab.Kubeconfig)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	e.t.Logf("confrun %s\n%s", strings.Join(args, " "), errb.String())
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return out.String(), code
+}
+
+// ctrImages lists a node's images the way a person checks: ctr on the
+// node's containerd socket. It returns name -> "type digest".
+func (e *e2e) ctrImages(node string) map[string]string {
+	e.t.Helper()
+	out, err := exec.Command("ctr", "--address", e.sockets[node], "-n", "k8s.io", "images", "ls").CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("ctr images ls on %s: %v\n%s", node, err, out)
+	}
+	images := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 3 && f[0] != "REF" {
+			images[f[0]] = f[1] + " " + f[2]
+		}
+	}
+	return images
+}
+
+func (e *e2e) ctrRemove(names ...string) {
+	for node, sock := range e.sockets {
+		args := append([]string{"--address", sock, "-n", "k8s.io", "images", "rm"}, names...)
+		if out, err := exec.Command("ctr", args...).CombinedOutput(); err != nil {
+			e.t.Logf("ctr images rm on %s: %v\n%s", node, err, out)
+		}
+	}
+}
+
+func (e *e2e) namespaceGone(ctx context.Context, ns string) {
+	e.t.Helper()
+	if _, err := e.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		e.t.Errorf("namespace %s still there: %v", ns, err)
+	}
+}
+
+// TestPodModeLab: pod mode pulls every image of the map to both nodes, as
+// each node's containerd shows afterwards; a missing image is reported with
+// the registry's reason while the others complete; a second run finds the
+// images present.
+func TestPodModeLab(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	sfx := suffix()
+	agn, agnUp := e.copyImage("agnhost", "agnhost-"+sfx)
+	bb, bbUp := e.copyImage("busybox", "busybox-"+sfx)
+	missingRef := fmt.Sprintf("%s/confrun-e2e/missing-%s:1", e.lab.Registry, sfx)
+	defer e.ctrRemove(agn, bb)
+	mapPath := e.writeMap("imagemap.yaml", []Image{{Upstream: agnUp, Target: agn}, {Upstream: bbUp, Target: bb},
+		{Upstream: "registry.k8s.io/e2e-test-images/missing:1", Target: missingRef}})
+	const ns = "confrun-prepull-e2e"
+	args := []string{"prepull", "--imagemap", mapPath, "--helper-registry", e.lab.Registry, "-n", ns, "-o", "json", "--verify-timeout", "3m"}
+
+	out, code := e.confrun(ctx, args...)
+	if code != cliutil.ExitFailure {
+		t.Fatalf("exit %d, want 1 (the missing image)\n%s", code, out)
+	}
+	var rep Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report on stdout: %v\n%s", err, out)
+	}
+	if _, err := ReadReport(filepath.Join(e.dir, ReportFile)); err != nil {
+		t.Errorf("report beside the map: %v", err)
+	}
+	for _, node := range e.lab.Nodes {
+		for _, target := range []string{agn, bb} {
+			c := cellOf(t, &rep, node, target)
+			if c.Status != StatusPulled || c.Verified != VerifiedNodeStatus || c.SizeBytes == 0 {
+				t.Errorf("%s on %s: %+v, want pulled, verified by the node's status", target, node, c)
+			}
+		}
+		c := cellOf(t, &rep, node, missingRef)
+		if c.Status != StatusFailed || c.Reason != "ErrImagePull" || !strings.Contains(c.Message, "not found") {
+			t.Errorf("missing image on %s: %+v, want ErrImagePull with the registry's not found", node, c)
+		}
+		// What the node's runtime really holds.
+		have := e.ctrImages(node)
+		for _, target := range []string{agn, bb} {
+			if _, ok := have[target]; !ok {
+				t.Errorf("%s: containerd has no %s after the run", node, target)
+			}
+		}
+	}
+	e.namespaceGone(ctx, ns)
+
+	// Again: everything that is there is skipped.
+	out, code = e.confrun(ctx, append(args, "--force")...)
+	if code != cliutil.ExitFailure {
+		t.Fatalf("second run: exit %d\n%s", code, out)
+	}
+	rep = Report{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range e.lab.Nodes {
+		for _, target := range []string{agn, bb} {
+			if c := cellOf(t, &rep, node, target); c.Status != StatusPresent || c.Verified == "" {
+				t.Errorf("second run, %s on %s: %+v, want present", target, node, c)
+			}
+		}
+	}
+	e.namespaceGone(ctx, ns)
+}
+
+// TestNodeModeLab: node mode makes registry.k8s.io/e2e-test-images/agnhost:2.56
+// present on both nodes from the lab's agnhost-mips64el image, and the
+// runtime's CRI finds it under that name. A fresh image is pulled by the
+// digest of the nodes' platform manifest and named under its upstream name.
+func TestNodeModeLab(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	agn, ok := e.lab.Image("agnhost")
+	if !ok {
+		t.Fatal("the lab has no agnhost image")
+	}
+	const upstream = "registry.k8s.io/e2e-test-images/agnhost:2.56"
+	if agn.Upstream != upstream {
+		t.Fatalf("lab agnhost upstream = %s", agn.Upstream)
+	}
+	sfx := suffix()
+	bb, _ := e.copyImage("busybox", "busybox-"+sfx)
+	bbUp := "registry.k8s.io/confrun-e2e/busybox-" + sfx + ":1"
+	defer e.ctrRemove(bb, bbUp)
+	// Start from nodes without the upstream name.
+	e.ctrRemove(upstream)
+	for _, node := range e.lab.Nodes {
+		if _, ok := e.ctrImages(node)[upstream]; ok {
+			t.Fatalf("%s still has %s", node, upstream)
+		}
+	}
+	bbDigest, err := ResolvePlatformDigest(ctx, bb, "linux/"+e.arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapPath := e.writeMap("imagemap.yaml", []Image{{Upstream: upstream, Target: agn.Ref}, {Upstream: bbUp, Target: bb}})
+	out, code := e.confrun(ctx, "prepull", "--imagemap", mapPath, "--mode", "node", "--helper-registry", e.lab.Registry,
+		"-n", "confrun-prepull-e2e-node", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, node := range e.lab.Nodes {
+		have := e.ctrImages(node)
+		// The upstream name is the target's image (an index the runtime
+		// resolves to its platform, or that platform's manifest).
+		if have[upstream] == "" || have[upstream] != have[agn.Ref] {
+			t.Errorf("%s: %s is %q, %s is %q: want the same image", node, upstream, have[upstream], agn.Ref, have[agn.Ref])
+		}
+		// The fresh image: pulled by the platform's manifest digest.
+		for _, n := range []string{bb, bbUp} {
+			if got := have[n]; !strings.HasSuffix(got, " "+bbDigest) || !strings.Contains(got, "manifest.v1") {
+				t.Errorf("%s: %s is %q, want the linux/%s manifest %s", node, n, got, e.arch, bbDigest)
+			}
+		}
+		c, err := nodepull.Dial(e.sockets[node], nodepull.DefaultNamespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]string{}
+		for _, n := range []string{upstream, agn.Ref, bbUp} {
+			st, err := c.CRI.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: n}})
+			if err != nil || st.Image == nil {
+				t.Errorf("%s: CRI ImageStatus(%s) = %v, %v: the kubelet would pull it", node, n, st, err)
+				continue
+			}
+			ids[n] = st.Image.Id
+		}
+		c.Close()
+		if ids[upstream] != ids[agn.Ref] {
+			t.Errorf("%s: CRI image IDs differ: %v", node, ids)
+		}
+	}
+	e.namespaceGone(ctx, "confrun-prepull-e2e-node")
+}
+
+// hangingRegistry accepts connections and never answers, so a pull from it
+// stays in progress until Close.
+type hangingRegistry struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (h *hangingRegistry) serve() {
+	for {
+		c, err := h.ln.Accept()
+		if err != nil {
+			return
+		}
+		h.mu.Lock()
+		h.conns = append(h.conns, c)
+		h.mu.Unlock()
+	}
+}
+
+func (h *hangingRegistry) Close() {
+	_ = h.ln.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		_ = c.Close()
+	}
+}
+
+// TestKillMidPullThenCleanup: confrun killed (SIGKILL) while a pull is in
+// progress leaves its namespace and DaemonSet; `prepull --cleanup` removes
+// them and nothing of prepull is left.
+func TestKillMidPullThenCleanup(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	// A registry on the node bridge that both nodes reach and that never answers.
+	u, err := url.Parse(e.lab.Env["LAB_APISERVER"])
+	if err != nil || u.Hostname() == "" {
+		t.Fatalf("LAB_APISERVER %q: %v", e.lab.Env["LAB_APISERVER"], err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(u.Hostname(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hang := &hangingRegistry{ln: ln}
+	go hang.serve()
+	defer hang.Close()
+	slow := fmt.Sprintf("%s/confrun-e2e/hang-%s:1", ln.Addr().String(), suffix())
+	bb, bbUp := e.copyImage("busybox", "busybox-"+suffix())
+	defer e.ctrRemove(bb)
+	mapPath := e.writeMap("imagemap.yaml", []Image{{Upstream: bbUp, Target: bb}, {Upstream: "registry.k8s.io/slow:1", Target: slow}})
+	const ns = "confrun-prepull-e2e-kill"
+
+	w, err := e.client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: ownSelector()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	cmd := exec.CommandContext(ctx, confrunBin, "prepull", "--imagemap", mapPath, "--helper-registry", e.lab.Registry,
+		"-n", ns, "--kubeconfig", e.lab.Kubeconfig)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill once the kubelet is pulling the slow image on a node.
+	pulling := false
+	for !pulling {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("pod watch ended\n%s", stderr.String())
+			}
+			pod, _ := ev.Object.(*corev1.Pod)
+			if pod == nil || ev.Type == watch.Deleted {
+				continue
+			}
+			for _, cs := range pod.Status.ContainerStatuses {
+				inits := pod.Status.InitContainerStatuses
+				if cs.Image == slow && cs.State.Waiting != nil && len(inits) > 0 && inits[0].State.Terminated != nil {
+					pulling = true
+				}
+			}
+		case <-ctx.Done():
+			t.Fatalf("no pod started pulling\n%s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	t.Logf("killed confrun mid-pull:\n%s", stderr.String())
+	if _, err := e.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+		t.Fatalf("the killed run left no namespace (nothing to clean up?): %v", err)
+	}
+	// The kubelet's pull fails once the registry goes, so the pods can stop.
+	hang.Close()
+
+	out, code := e.confrun(ctx, "prepull", "--cleanup", "-n", ns)
+	if code != 0 || !strings.Contains(out, "deleted namespace "+ns) {
+		t.Fatalf("cleanup: exit %d\n%s", code, out)
+	}
+	e.namespaceGone(ctx, ns)
+	pods, err := e.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: ownSelector()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Namespace == ns {
+			t.Errorf("pod %s/%s left", p.Namespace, p.Name)
+		}
+	}
+	out, code = e.confrun(ctx, "prepull", "--cleanup", "-n", ns)
+	if code != 0 || !strings.Contains(out, "nothing to remove") {
+		t.Errorf("second cleanup: exit %d\n%s", code, out)
+	}
+}
