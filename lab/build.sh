@@ -89,6 +89,7 @@ build_all() {
 	build_k8s amd64 $HOST_PROGRAMS
 	build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64
 	build_aux dig "$LAB_DIR/third/coredns" ./dig dig "amd64 mips64le"
+	build_aux nc "$LAB_DIR/third/coredns" ./nc nc "amd64 mips64le"
 	build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64
 	AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" \
 		build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le"
@@ -103,6 +104,7 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	mips) build_k8s mips64le $IMAGE_PROGRAMS ;;
 	sonobuoy) AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le" ;;
 	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64 ;;
+	nc) build_aux nc "$LAB_DIR/third/coredns" ./nc nc "amd64 mips64le" ;;
 	dig) build_aux dig "$LAB_DIR/third/coredns" ./dig dig "amd64 mips64le" ;;
 	imgtool) build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64 ;;
 	*) die "usage: $0 [all|k8s|mips|sonobuoy|coredns]" ;;

@@ -39,7 +39,7 @@ check_down() {
 	[[ -z $left ]] && ok "no mount left" || fail "mounts left: $left"
 	left=$(ip -o link show | awk -F': ' '{print $2}' | grep -E '^(crlab|veth)' || true)
 	[[ -z $left ]] && ok "no link left" || fail "links left: $left"
-	ip netns list | grep -q "$NODE2_NS" && fail "netns $NODE2_NS left" || ok "no netns left"
+	ip netns list | grep -q "crlab-" && fail "netns left: $(ip netns list | grep crlab-)" || ok "no netns left"
 	ip route show | grep -q '10\.213\.' && fail "routes left: $(ip route show | grep '10\.213\.')" || ok "no route left"
 	{ iptables -w -S; iptables -w -t mangle -S; ip6tables -w -S; } 2>/dev/null | grep -qE "$FWD_CHAIN|KUBE-" && fail "iptables chains left" || ok "no iptables chain left (filter)"
 	iptables -w -t nat -S 2>/dev/null | grep -qE 'KUBE-|CNI-' && fail "nat chains left" || ok "no iptables chain left (nat)"

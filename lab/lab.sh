@@ -19,10 +19,8 @@ BIN=$CACHE/bin/amd64
 # Network layout (see README): everything inside 10.213.0.0/16, which gets an
 # "unreachable" host route so nothing addressed to the lab can leave the box.
 LAB_SUPERNET=10.213.0.0/16
-NODE_NET_PREFIX=10.213.0           # bridge crlab0: host .1 (node-1, apiserver), node-2 .2
+NODE_NET_PREFIX=10.213.0           # bridge crlab0: host .1 (apiserver, registry), lab-node-N .(10+N)
 NODE_BRIDGE=crlab0
-NODE2_NS=crlab-node-2
-NODE2_VETH=crlab-n2h
 POD_CIDR=10.213.64.0/18            # node-N gets 10.213.(63+N).0/24
 SERVICE_CIDR=10.213.32.0/20
 KUBERNETES_SVC_IP=10.213.32.1
@@ -34,14 +32,16 @@ FWD_CHAIN=CRLAB-FORWARD
 
 PACKAGES="containerd runc containernetworking-plugins etcd-server docker-registry qemu-user-static binfmt-support iptables busybox-static iproute2 util-linux openssl curl"
 
-node_ip() { echo "$NODE_NET_PREFIX.${1##*-}"; }
+node_ip() { echo "$NODE_NET_PREFIX.$((10 + ${1##*-}))"; }
+node_ns() { echo "crlab-${1#lab-}"; }         # lab-node-N runs in network namespace crlab-node-N
+node_veth() { echo "crlab-n${1##*-}h"; }      # host end of its veth on the node bridge
 node_pod_cidr() { echo "10.213.$((63 + ${1##*-})).0/24"; }
 node_pod_gw() { echo "10.213.$((63 + ${1##*-})).1"; }
 node_sock() { echo "$RUN/${1#lab-}/containerd.sock"; }
 # in_node NODE CMD...: run CMD in that node's network namespace.
 in_node() {
 	local n=$1; shift
-	if [[ $n == lab-node-1 ]]; then "$@"; else nsenter --net=/run/netns/$NODE2_NS -- "$@"; fi
+	nsenter "--net=/run/netns/$(node_ns "$n")" -- "$@"
 }
 
 # ---------------------------------------------------------------- packages
@@ -160,7 +160,7 @@ extendedKeyUsage=clientAuth'
 	cert apiserver kube-apiserver "" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,DNS:lab-node-1,IP:127.0.0.1,IP:$APISERVER_IP,IP:$KUBERNETES_SVC_IP"
+subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$APISERVER_IP,IP:$KUBERNETES_SVC_IP"
 	cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters "$client"
 	cert admin confrun-lab-admin system:masters "$client"
 	cert controller-manager system:kube-controller-manager "" "$client"
@@ -224,30 +224,37 @@ net_up() {
 	iptables -w -A $FWD_CHAIN -s $LAB_SUPERNET -j DROP
 	iptables -w -A $FWD_CHAIN -d $LAB_SUPERNET -j DROP
 	iptables -w -C FORWARD -j $FWD_CHAIN 2>/dev/null || iptables -w -I FORWARD 1 -j $FWD_CHAIN
-	# node-2: its own network namespace, a veth into the node bridge.
-	if [[ ! -e /run/netns/$NODE2_NS ]]; then
-		ip netns add $NODE2_NS
-		ip link add $NODE2_VETH type veth peer name eth0 netns $NODE2_NS
-		ip link set $NODE2_VETH master $NODE_BRIDGE up
-		ip -n $NODE2_NS addr add "$(node_ip lab-node-2)/24" dev eth0
-		ip -n $NODE2_NS link set eth0 up
-		ip -n $NODE2_NS link set lo up
-		# No default route in the node's namespace: only the lab supernet, via the host.
-		ip -n $NODE2_NS route add $LAB_SUPERNET via "$APISERVER_IP" dev eth0
-		ip netns exec $NODE2_NS sysctl -qw net.ipv4.ip_forward=1
-		ip netns exec $NODE2_NS sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
-	fi
-	ip route replace "$(node_pod_cidr lab-node-2)" via "$(node_ip lab-node-2)" dev $NODE_BRIDGE
+	# Every node: its own network namespace, a veth into the node bridge. Its
+	# containerd, kubelet, kube-proxy and pods live there, with no default
+	# route: a pull of an image the node lacks (e.g. registry.k8s.io/...)
+	# fails on the spot instead of reaching for the internet.
+	local n ns veth
+	for n in $NODES; do
+		ns=$(node_ns "$n") veth=$(node_veth "$n")
+		if [[ ! -e /run/netns/$ns ]]; then
+			ip netns add "$ns"
+			ip link add "$veth" type veth peer name eth0 netns "$ns"
+			ip link set "$veth" master $NODE_BRIDGE up
+			ip -n "$ns" addr add "$(node_ip "$n")/24" dev eth0
+			ip -n "$ns" link set eth0 up
+			ip -n "$ns" link set lo up
+			ip -n "$ns" route add $LAB_SUPERNET via "$APISERVER_IP" dev eth0
+			ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+			ip netns exec "$ns" sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null || true
+		fi
+		ip route replace "$(node_pod_cidr "$n")" via "$(node_ip "$n")" dev $NODE_BRIDGE
+	done
 }
 
 net_down() {
-	ip netns del $NODE2_NS 2>/dev/null || true
-	ip link del $NODE2_VETH 2>/dev/null || true
+	local n
+	for n in $NODES; do
+		ip route del "$(node_pod_cidr "$n")" 2>/dev/null || true
+		ip netns del "$(node_ns "$n")" 2>/dev/null || true
+		ip link del "$(node_veth "$n")" 2>/dev/null || true
+	done
 	ip link del $NODE_BRIDGE 2>/dev/null || true
-	local b
-	for b in crlab-cni1 crlab-cni2; do ip link del "$b" 2>/dev/null || true; done
 	ip route del unreachable $LAB_SUPERNET 2>/dev/null || true
-	ip route del "$(node_pod_cidr lab-node-2)" 2>/dev/null || true
 	if iptables -w -L $FWD_CHAIN -n >/dev/null 2>&1; then
 		while iptables -w -D FORWARD -j $FWD_CHAIN 2>/dev/null; do :; done
 		iptables -w -F $FWD_CHAIN; iptables -w -X $FWD_CHAIN
@@ -275,7 +282,7 @@ registry_up() {
 	mkdir -p "$VAR/registry/data"
 	# Two docker-registry processes serve one storage directory: 127.0.0.1
 	# (the name in every image reference) and the node bridge address, which
-	# node-2's containerd uses (127.0.0.1 inside its namespace is its own).
+	# the nodes' containerds use (127.0.0.1 inside a node's namespace is its own).
 	for addr in 127.0.0.1 "$APISERVER_IP"; do
 		name=registry-${addr//./-}
 		cat >"$VAR/registry/$name.yml" <<EOF
@@ -295,12 +302,11 @@ EOF
 
 # ---------------------------------------------------------------- node runtime
 containerd_up() {
-	local n=$1 port=$2 short=${1#lab-} ns=-
-	[[ $n != lab-node-1 ]] && ns=$NODE2_NS
+	local n=$1 port=$2 short=${1#lab-} ns
+	ns=$(node_ns "$n")
 	local root=$VAR/$short/containerd state=$RUN/$short/containerd etc=$VAR/$short/etc
 	mkdir -p "$root" "$state" "$etc/certs.d/127.0.0.1:$port" "$etc/net.d" "$VAR/$short/cni-ipam"
-	local reghost=127.0.0.1
-	[[ $n != lab-node-1 ]] && reghost=$APISERVER_IP
+	local reghost=$APISERVER_IP
 	cat >"$etc/certs.d/127.0.0.1:$port/hosts.toml" <<EOF
 server = "http://$reghost:$port"
 [host."http://$reghost:$port"]
@@ -378,8 +384,8 @@ cgroup_root() {
 }
 
 kubelet_up() {
-	local n=$1 short=${1#lab-} ns=-
-	[[ $n != lab-node-1 ]] && ns=$NODE2_NS
+	local n=$1 short=${1#lab-} ns
+	ns=$(node_ns "$n")
 	local dir=$VAR/$short/kubelet cg=crlab-$short
 	mkdir -p "$dir" "$VAR/$short/pod-logs"
 	cgroup_root "$cg"
@@ -421,8 +427,8 @@ EOF
 }
 
 kube_proxy_up() {
-	local n=$1 short=${1#lab-} ns=-
-	[[ $n != lab-node-1 ]] && ns=$NODE2_NS
+	local n=$1 short=${1#lab-} ns
+	ns=$(node_ns "$n")
 	kubeconfig "$VAR/kube-proxy.kubeconfig" kube-proxy
 	cat >"$VAR/$short/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -533,7 +539,7 @@ LAB_NODES="$NODES"
 LAB_IMAGES_JSON=$STATE/images.json
 LAB_APISERVER=https://$APISERVER_IP:$APISERVER_PORT
 LAB_CONTAINERD_SOCKETS="$(for n in $NODES; do printf '%s=%s ' "$n" "$(node_sock "$n")"; done | sed 's/ $//')"
-LAB_NODE2_NETNS=$NODE2_NS
+LAB_NODE_NETNS="$(for n in $NODES; do printf '%s=%s ' "$n" "$(node_ns "$n")"; done | sed 's/ $//')"
 LAB_POD_CIDR=$POD_CIDR
 LAB_SERVICE_CIDR=$SERVICE_CIDR
 LAB_DNS_IP=$DNS_SVC_IP

@@ -242,14 +242,30 @@ func specs(o options, applets []string) []spec {
 					{path: "localhost.key", src: filepath.Join(o.agnhostFiles, "localhost.key"), mode: 0o644},
 					{path: "agnhost", src: bin(o, arch, "agnhost"), mode: 0o755},
 					{path: "agnhost-2", link: "agnhost"},
-					// Upstream's agnhost has bind-tools; the e2e DNS probes run dig.
-					{path: "usr/bin/dig", src: bin(o, arch, "dig"), mode: 0o755},
+					// Upstream's agnhost has bind-tools and netcat-openbsd; the
+					// e2e DNS and Service probes run dig and nc -v/-u/-z.
+					{path: "usr/local/bin", dir: true, mode: 0o755},
+					{path: "usr/local/bin/dig", src: bin(o, arch, "dig"), mode: 0o755},
+					{path: "usr/local/bin/nc", src: bin(o, arch, "nc"), mode: 0o755},
 				}}, nil
 			},
 			config: func(string) v1.Config {
 				return v1.Config{Entrypoint: []string{"/agnhost"}, Cmd: []string{"pause"}, Env: []string{defaultPath},
 					ExposedPorts: map[string]struct{}{"80/tcp": {}, "8080/tcp": {}, "8081/tcp": {}, "9376/tcp": {}, "5000/tcp": {}}}
 			},
+		},
+		{
+			// Upstream: Debian jessie with dnsutils; the DNS conformance
+			// specs run dig in it next to agnhost.
+			name: "jessie-dnsutils", upstream: "registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7",
+			repo: "cke/kubernetes/jessie-dnsutils-" + archSuffix, tag: "1.7",
+			layers: func(arch string) ([][]file, error) {
+				return [][]file{bb(arch), {
+					{path: "usr/local/bin", dir: true, mode: 0o755},
+					{path: "usr/local/bin/dig", src: bin(o, arch, "dig"), mode: 0o755},
+				}}, nil
+			},
+			config: func(string) v1.Config { return v1.Config{Cmd: []string{"sh"}, Env: []string{defaultPath}} },
 		},
 		{
 			name: "conformance", upstream: "registry.k8s.io/conformance:" + o.k8sVersion,
