@@ -17,4 +17,8 @@ fi
 cleanup() { if [ "$started" = 1 ]; then make lab-down; fi; }
 trap cleanup EXIT
 export CONFRUN_LAB_STATE="$PWD/lab/.state"
+# Tests compare confrun's conversion with a real upstream run on the lab.
+if ! ls lab/.state/samples/*/e2e.log >/dev/null 2>&1; then
+	make lab-e2e-sample
+fi
 go test -race -tags e2e -count=1 -timeout 70m -run "${E2E_RUN:-.}" $(go list -tags e2e ./... )
