@@ -467,6 +467,7 @@ control_plane_up() {
 		--service-cluster-ip-range=$SERVICE_CIDR \
 		--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
 		--allow-privileged=true \
+		--enable-aggregator-routing=true \
 		--requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
 		--requestheader-allowed-names=front-proxy-client \
 		--requestheader-extra-headers-prefix=X-Remote-Extra- --requestheader-group-headers=X-Remote-Group \
