@@ -3,11 +3,13 @@
 # against the running lab with a small [Conformance] focus and keeps e2e.log
 # and junit_01.xml in lab/.state/samples/NAME/.
 #
-# The specs only need agnhost, busybox and pause. So that e2e.test's upstream
-# image names resolve, the images are pulled from the lab registry on every
-# node and tagged with their upstream names for the run (what `confrun
-# prepull` does for real); the upstream tags are removed afterwards so the
-# lab stays a cluster that needs the mapping.
+# The specs only need agnhost, busybox and pause. e2e.test asks for
+# upstream names; for the sample run the lab pushes aliases of its images
+# under 127.0.0.1:PORT/lab-e2e-sample/<upstream path> (not in images.json)
+# and points e2e.test there with KUBE_TEST_REPO_LIST, so the nodes pull
+# them from the lab registry. Nothing is tagged on the nodes: mapping the
+# cke/... names stays confrun's job, and other users of the lab are not
+# disturbed.
 
 # Spec texts (ginkgo matches the full text, labels included); each needs
 # only agnhost, busybox and pause. (The DNS conformance specs also need
@@ -24,28 +26,12 @@ SAMPLE_SPECS=(
 )
 SAMPLE_FOCUS_DEFAULT="($(IFS="|"; echo "${SAMPLE_SPECS[*]}")).*\\[Conformance\\]"
 
-ctr_node() { local n=$1; shift; in_node "$n" ctr -a "$(node_sock "$n")" -n k8s.io "$@"; }
-
-tag_upstream() {
-	local n name ref up port
-	port=$(cat "$STATE/registry.port")
-	for n in $NODES; do
-		for name in pause busybox agnhost; do
-			ref=$(image_ref "$name"); up=$(jq -r --arg n "$name" '.[] | select(.name == $n) | .upstream' "$STATE/images.json")
-			ctr_node "$n" images pull --hosts-dir "$VAR/${n#lab-}/etc/certs.d" "$ref" >/dev/null
-			ctr_node "$n" images tag --force "$ref" "$up" >/dev/null
-		done
-	done
-}
-
-untag_upstream() {
-	local n name up
-	for n in $NODES; do
-		for name in busybox agnhost; do
-			up=$(jq -r --arg n "$name" '.[] | select(.name == $n) | .upstream' "$STATE/images.json")
-			ctr_node "$n" images rm "$up" >/dev/null 2>&1 || true
-		done
-	done
+push_aliases() {
+	"$BIN/imgtool" -cache "$CACHE/images" -bin "$CACHE/bin" \
+		-busybox-amd64 /bin/busybox -busybox-mips64le "$CACHE/debs/mips64el/bin/busybox" \
+		-agnhost-files "$(cd "$LAB_DIR" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images/agnhost/porter" \
+		-registry "$1" -out /dev/null -alias-prefix lab-e2e-sample -only pause,busybox,agnhost,jessie-dnsutils \
+		>>"$LOGS/imgtool.log" 2>&1 || die "pushing sample aliases failed, see $LOGS/imgtool.log"
 }
 
 e2e_sample() {
@@ -53,18 +39,23 @@ e2e_sample() {
 	[[ -f $STATE/env ]] && kc get --raw /readyz >/dev/null 2>&1 || die "the lab is not running: make lab-up"
 	local out=$STATE/samples/$name work
 	work=$(mktemp -d "$STATE/e2e-run.XXXX")
-	log "e2e sample '$name': pulling and tagging images on every node"
-	tag_upstream
+	local reg
+	reg=127.0.0.1:$(cat "$STATE/registry.port")
+	log "e2e sample '$name': pushing upstream-path aliases to $reg/lab-e2e-sample"
+	push_aliases "$reg"
+	cat >"$work/repo-list.yaml" <<EOF
+gcRegistry: $reg/lab-e2e-sample
+promoterE2eRegistry: $reg/lab-e2e-sample/e2e-test-images
+EOF
 	log "running e2e.test via go-runner (results in $out)"
 	local t0=$SECONDS rc=0
 	(
 		cd "$work"
 		export KUBECONFIG=$STATE/kubeconfig RESULTS_DIR=$work E2E_FOCUS=$focus E2E_SKIP= E2E_PROVIDER=local \
 			E2E_PARALLEL=1 E2E_VERBOSITY=4 GINKGO_BIN=$BIN/ginkgo TEST_BIN=$BIN/e2e.test \
-			E2E_EXTRA_ARGS="--repo-root=$work"
+			E2E_EXTRA_ARGS="--repo-root=$work" KUBE_TEST_REPO_LIST=$work/repo-list.yaml
 		"$BIN/go-runner"
 	) >"$LOGS/e2e-sample-$name.log" 2>&1 || rc=$?
-	untag_upstream
 	rm -rf "$out"; mkdir -p "$out"
 	cp "$work/e2e.log" "$work/junit_01.xml" "$out/" 2>/dev/null || true
 	rm -rf "$work"

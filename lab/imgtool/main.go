@@ -50,6 +50,7 @@ type options struct {
 	agnhostFiles                string
 	k8sVersion, sonobuoyVersion string
 	corednsVersion, only        string
+	aliasPrefix                 string
 }
 
 // file is one entry of a layer.
@@ -94,6 +95,7 @@ func main() {
 	flag.StringVar(&o.sonobuoyVersion, "sonobuoy-version", "v0.57.3", "sonobuoy version")
 	flag.StringVar(&o.corednsVersion, "coredns-version", "v1.12.1", "CoreDNS version")
 	flag.StringVar(&o.only, "only", "", "comma-separated image names to build (default all)")
+	flag.StringVar(&o.aliasPrefix, "alias-prefix", "", "push under REGISTRY/PREFIX/<upstream path> instead (for KUBE_TEST_REPO_LIST); -out is not written")
 	flag.Parse()
 	o.busybox = map[string]string{"amd64": bbAMD, "mips64le": bbMIPS}
 	if o.cache == "" || o.bin == "" || o.registry == "" || o.out == "" || bbMIPS == "" {
@@ -120,6 +122,14 @@ func run(o options) error {
 			return fmt.Errorf("building %s: %w", s.name, err)
 		}
 		ref := fmt.Sprintf("%s/%s:%s", o.registry, s.repo, s.tag)
+		if o.aliasPrefix != "" {
+			// registry.k8s.io/e2e-test-images/agnhost:2.56 -> REGISTRY/PREFIX/e2e-test-images/agnhost:2.56
+			path := s.upstream
+			if i := strings.Index(path, "/"); i > 0 && strings.ContainsAny(path[:i], ".:") {
+				path = path[i+1:]
+			}
+			ref = fmt.Sprintf("%s/%s/%s", o.registry, o.aliasPrefix, path)
+		}
 		r, err := name.ParseReference(ref, name.Insecure)
 		if err != nil {
 			return fmt.Errorf("parsing %s: %w", ref, err)
@@ -137,6 +147,9 @@ func run(o options) error {
 		}
 		entries = append(entries, Entry{Name: s.name, Upstream: s.upstream, Ref: ref, Platforms: plats, Digest: d.String()})
 		log.Printf("%s -> %s@%s (%s)", s.upstream, ref, d, time.Since(t0).Round(time.Millisecond))
+	}
+	if o.aliasPrefix != "" {
+		return nil
 	}
 	b, err := json.MarshalIndent(entries, "", "  ")
 	if err != nil {
