@@ -34,6 +34,17 @@ push_aliases() {
 		>>"$LOGS/imgtool.log" 2>&1 || die "pushing sample aliases failed, see $LOGS/imgtool.log"
 }
 
+# forget_aliases: the nodes re-pull the sample aliases (their tags may now
+# name newer content than the nodes hold).
+forget_aliases() {
+	local n name
+	for n in $NODES; do
+		for name in $(in_node "$n" ctr -a "$(node_sock "$n")" -n k8s.io images ls -q 2>/dev/null | grep '/lab-e2e-sample/' || true); do
+			in_node "$n" ctr -a "$(node_sock "$n")" -n k8s.io images rm "$name" >/dev/null 2>&1 || true
+		done
+	done
+}
+
 e2e_sample() {
 	local name=${1:-basic} focus=${2:-$SAMPLE_FOCUS_DEFAULT}
 	[[ -f $STATE/env ]] && kc get --raw /readyz >/dev/null 2>&1 || die "the lab is not running: make lab-up"
@@ -43,6 +54,7 @@ e2e_sample() {
 	reg=127.0.0.1:$(cat "$STATE/registry.port")
 	log "e2e sample '$name': pushing upstream-path aliases to $reg/lab-e2e-sample"
 	push_aliases "$reg"
+	forget_aliases
 	cat >"$work/repo-list.yaml" <<EOF
 gcRegistry: $reg/lab-e2e-sample
 promoterE2eRegistry: $reg/lab-e2e-sample/e2e-test-images

@@ -37,7 +37,7 @@ import (
 )
 
 // recipe changes whenever the content or layout of an image changes.
-const recipe = "imgtool-2"
+const recipe = "imgtool-3"
 
 // archSuffix is the porting team's name for its architecture (Debian's).
 const archSuffix = "mips64el"
@@ -203,16 +203,41 @@ const group = "root:x:0:\nnobody:x:65534:\n"
 // busyboxLayer is the base of every image but pause and coredns: a static
 // busybox with its applet links, like upstream's e2e busybox image.
 func busyboxLayer(o options, applets []string, arch string) []file {
+	return busyboxLayerWithout(o, applets, arch, "")
+}
+
+// busyboxLayerWithout is busyboxLayer without one applet. Debian's static
+// busybox runs its own applets in preference to $PATH ("sh -c 'nc ...'"
+// never reaches /usr/local/bin/nc), so the applet is renamed in busybox's
+// sorted name table (same length, same order: "nc" becomes "nd") and its
+// link is left out.
+func busyboxLayerWithout(o options, applets []string, arch, drop string) []file {
+	bb := file{path: "bin/busybox", src: o.busybox[arch], mode: 0o755}
+	if drop != "" {
+		b, err := os.ReadFile(o.busybox[arch])
+		if err == nil {
+			from := []byte("\x00nameif\x00" + drop + "\x00netstat\x00")
+			to := []byte("\x00nameif\x00" + drop[:len(drop)-1] + string(drop[len(drop)-1]+1) + "\x00netstat\x00")
+			if bytes.Count(b, from) == 1 {
+				bb = file{path: "bin/busybox", data: bytes.Replace(b, from, to, 1), mode: 0o755}
+			} else {
+				log.Printf("warning: %s: applet table entry for %q not found; left as is", o.busybox[arch], drop)
+			}
+		}
+	}
 	fs := []file{
 		{path: "bin", dir: true, mode: 0o755}, {path: "usr/bin", dir: true, mode: 0o755},
 		{path: "usr/sbin", dir: true, mode: 0o755}, {path: "sbin", dir: true, mode: 0o755},
 		{path: "etc", dir: true, mode: 0o755}, {path: "tmp", dir: true, mode: 0o1777},
 		{path: "root", dir: true, mode: 0o700}, {path: "var", dir: true, mode: 0o755},
-		{path: "bin/busybox", src: o.busybox[arch], mode: 0o755},
+		bb,
 		{path: "etc/passwd", data: []byte(passwd), mode: 0o644},
 		{path: "etc/group", data: []byte(group), mode: 0o644},
 	}
 	for _, a := range applets {
+		if drop != "" && filepath.Base(a) == drop {
+			continue
+		}
 		fs = append(fs, file{path: a, link: "/bin/busybox"})
 	}
 	return fs
@@ -247,7 +272,7 @@ func specs(o options, applets []string) []spec {
 			layers: func(arch string) ([][]file, error) {
 				passwdA := passwd + "user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
 				groupA := group + "user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n"
-				return [][]file{bb(arch), {
+				return [][]file{busyboxLayerWithout(o, applets, arch, "nc"), {
 					{path: "etc/passwd", data: []byte(passwdA), mode: 0o644},
 					{path: "etc/group", data: []byte(groupA), mode: 0o644},
 					{path: "uploads", dir: true, mode: 0o755},
