@@ -13,10 +13,11 @@ import (
 	"github.com/confrun/confrun/cmd/confrun/app/doctor"
 	"github.com/confrun/confrun/cmd/confrun/app/helper"
 	"github.com/confrun/confrun/cmd/confrun/app/images"
+	"github.com/confrun/confrun/cmd/confrun/app/junit"
 	"github.com/confrun/confrun/cmd/confrun/app/prepull"
+	"github.com/confrun/confrun/cmd/confrun/app/run"
 	"github.com/confrun/confrun/cmd/confrun/app/submit"
 	"github.com/confrun/confrun/cmd/confrun/app/verify"
-	"github.com/confrun/confrun/cmd/confrun/app/junit"
 	"github.com/confrun/confrun/cmd/confrun/app/version"
 	"github.com/confrun/confrun/internal/cliutil"
 )
@@ -61,6 +62,7 @@ Each step reads what the previous one wrote under results/vX.Y/<product>/.`,
 		doctor.NewCommand(streams),
 		verify.NewCommand(streams),
 		submit.NewCommand(streams),
+		run.NewCommand(streams),
 		prepull.NewCommand(streams),
 		helper.NewCommand(streams),
 	)
