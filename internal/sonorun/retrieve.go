@@ -79,37 +79,56 @@ func Retrieve(ctx context.Context, sc *client.SonobuoyClient, ns, dir string, fo
 		return Files{}, fmt.Errorf("retrieving results from the aggregator in %s: %w", ns, <-errc)
 	}
 	files := Files{Tarball: filepath.Join(dir, TarballFile)}
-	found := false
-	tr := tar.NewReader(reader)
-	for {
-		if err := ctx.Err(); err != nil {
-			return files, err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return files, fmt.Errorf("reading the results stream: %w", err)
-		}
-		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(hdr.Name, ".tar.gz") || found {
-			continue
-		}
-		found = true
-		if err := atomicfile.Write(files.Tarball, atomicfile.Options{Force: force}, func(w io.Writer) error {
-			_, err := io.Copy(w, tr)
-			return err
-		}); err != nil {
-			return files, fmt.Errorf("saving the results tarball: %w", err)
-		}
-	}
+	saveErr := SaveTarball(ctx, reader, files.Tarball, force)
+	// Drain what is left (tar padding, the gzip trailer, or everything after
+	// an error) so the exec stream's goroutine can finish and report.
+	_, _ = io.Copy(io.Discard, reader)
 	if err := <-errc; err != nil {
 		return files, fmt.Errorf("streaming results from the aggregator: %w", err)
 	}
-	if !found {
+	if errors.Is(saveErr, errNoTarball) {
 		return files, fmt.Errorf("the aggregator in %s returned no results tarball (is the run complete? see `confrun run --resume`)", ns)
 	}
+	if saveErr != nil {
+		return files, saveErr
+	}
 	return ExtractE2E(files.Tarball, dir, force)
+}
+
+var errNoTarball = errors.New("no results tarball in the stream")
+
+// SaveTarball reads the stream `sonobuoy splat` writes in the aggregator (a
+// gzip-compressed tar holding the run's results tarball) and saves the
+// first results tarball in it to dest, atomically.
+func SaveTarball(ctx context.Context, stream io.Reader, dest string, force bool) error {
+	gz, err := gzip.NewReader(stream)
+	if err != nil {
+		return fmt.Errorf("reading the results stream: %w", err)
+	}
+	defer gz.Close()
+	tr := tar.NewReader(gz)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return errNoTarball
+		}
+		if err != nil {
+			return fmt.Errorf("reading the results stream: %w", err)
+		}
+		if hdr.Typeflag != tar.TypeReg || !strings.HasSuffix(hdr.Name, ".tar.gz") {
+			continue
+		}
+		if err := atomicfile.Write(dest, atomicfile.Options{Force: force}, func(w io.Writer) error {
+			_, err := io.Copy(w, tr)
+			return err
+		}); err != nil {
+			return fmt.Errorf("saving the results tarball: %w", err)
+		}
+		return nil
+	}
 }
 
 // ExtractE2E writes e2e.log and junit_01.xml from a sonobuoy results

@@ -72,6 +72,9 @@ func (r *Runner) Follow(ctx context.Context, ns string, started time.Time) (Upda
 		}
 	})
 	if err == nil {
+		if pr := u.Progress; pr != nil && u.Phase == "complete" && pr.Total > 0 {
+			bar.Set(int(pr.Total), "") // the plugin finished every spec it counted
+		}
 		bar.Finish(fmt.Sprintf("%s, e2e result: %s", u.Phase, orUnknown(u.ResultStatus)))
 	} else {
 		bar.Finish("")

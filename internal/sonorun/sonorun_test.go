@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,5 +242,51 @@ func TestPreflight(t *testing.T) {
 	}
 	if strings.Join(checks, " ") != "error:prepull error:earlier-run" {
 		t.Fatalf("findings %v", fs)
+	}
+}
+
+// splatStream builds what `sonobuoy splat` writes: a gzip-compressed tar
+// holding the results tarball(s).
+func splatStream(t *testing.T, files map[string][]byte) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	tw.Close()
+	gz.Close()
+	return &buf
+}
+
+func TestSaveTarballFromSplatStream(t *testing.T) {
+	dir := t.TempDir()
+	inner := filepath.Join(dir, "inner.tar.gz")
+	writeTarball(t, inner, map[string]string{"plugins/e2e/results/global/e2e.log": "log", "plugins/e2e/results/global/junit_01.xml": "<x/>"})
+	innerBytes, _ := os.ReadFile(inner)
+	stream := splatStream(t, map[string][]byte{"tmp/sonobuoy/202611220222_sonobuoy_0123.tar.gz": innerBytes})
+	dest := filepath.Join(dir, TarballFile)
+	if err := SaveTarball(context.Background(), stream, dest, false); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(dest)
+	if !bytes.Equal(got, innerBytes) {
+		t.Fatal("saved tarball differs from the one in the stream")
+	}
+	files, err := ExtractE2E(dest, dir, false)
+	if err != nil || files.E2ELog == "" || files.JUnit == "" {
+		t.Fatalf("%+v %v", files, err)
+	}
+
+	empty := splatStream(t, map[string][]byte{"tmp/sonobuoy/notes.txt": []byte("x")})
+	if err := SaveTarball(context.Background(), empty, filepath.Join(dir, "other.tar.gz"), false); !errors.Is(err, errNoTarball) {
+		t.Fatalf("stream without tarball: %v", err)
+	}
+	if err := SaveTarball(context.Background(), strings.NewReader("not gzip"), filepath.Join(dir, "x.tar.gz"), false); err == nil {
+		t.Fatal("a stream that is not gzip must fail")
 	}
 }
