@@ -568,9 +568,21 @@ Stop everything with: make lab-down
 EOF
 }
 
+# The lab uses machine-wide names (bridge, netns, /var/lib/confrun-lab), so
+# one lab runs per machine: $VAR/owner names the checkout whose lab it is.
+check_owner() {
+	local owner
+	owner=$(cat "$VAR/owner" 2>/dev/null) || return 0
+	[[ $owner == "$STATE" ]] && return 0
+	if ls "$owner/pids/"*.pid >/dev/null 2>&1; then
+		die "a lab started from another checkout is running ($owner); run 'make lab-down' there first"
+	fi
+}
+
 cmd_up() {
 	local t0=$SECONDS
 	mkdir -p "$STATE" "$PIDS" "$LOGS"
+	check_owner
 	if all_running; then
 		log "lab already running"
 		kc get nodes -o wide
@@ -584,6 +596,7 @@ cmd_up() {
 	fi
 	ensure_packages
 	build_all
+	mkdir -p "$VAR"; echo "$STATE" >"$VAR/owner"
 	gen_pki
 	kubeconfig "$STATE/kubeconfig" admin
 	local port
@@ -690,6 +703,7 @@ cmd_down() {
 	done
 	rm -f "$STATE/kubeconfig" "$STATE/env"
 	rm -rf "$PKI"
+	[[ $(cat "$VAR/owner" 2>/dev/null) == "$STATE" ]] && rm -f "$VAR/owner"
 	log "lab down"
 }
 
