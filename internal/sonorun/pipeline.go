@@ -127,7 +127,7 @@ func (r *Runner) finish(ctx context.Context, o Options, dir string, rec Record) 
 	}
 	u, err := r.Follow(wctx, rec.Namespace, rec.Started)
 	rec.AddDigests(u.Images)
-	if len(u.Nodes) > 0 {
+	if len(rec.Nodes) == 0 { // preflight's list of the run's nodes wins
 		rec.Nodes = u.Nodes
 	}
 	if err != nil {

@@ -319,8 +319,15 @@ func report(streams cliutil.IOStreams, f *flagpole, rec sonorun.Record) error {
 			fmt.Fprintln(w, "  (junit_01.xml was converted from e2e.log: the tarball held none)")
 		}
 		if cov != nil {
-			if err := cov.Write(w, 20); err != nil {
+			maxList := 20
+			if rec.Mode != sonorun.ModeCertifiedConformance {
+				maxList = 3
+			}
+			if err := cov.Write(w, maxList); err != nil {
 				return err
+			}
+			if rec.Mode != sonorun.ModeCertifiedConformance {
+				fmt.Fprintln(w, "(a custom focus runs part of the suite: certification needs a run without --focus and --skip)")
 			}
 		}
 		fmt.Fprintf(w, "next: confrun verify %s\n", dir)
