@@ -56,10 +56,12 @@ fi
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/confrun" ./cmd/confrun)
 
 # kwok manages only the nodes this script creates (annotation), and their pods.
+# Without a lease duration its nodes stop heartbeating and the node
+# lifecycle controller marks them (and their pods) not ready after ~50s.
 "$CACHE/bin/kwok-$KWOK_VERSION" --kubeconfig "$LAB_KUBECONFIG" \
 	--manage-all-nodes=false \
 	--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
-	--cidr=10.214.0.0/16 --node-ip=10.214.255.254 \
+	--cidr=10.214.0.0/16 --node-ip=10.214.255.254 --node-lease-duration-seconds=40 \
 	>"$WORK/kwok.log" 2>&1 &
 KWOK_PID=$!
 

@@ -123,6 +123,11 @@ func CleanupRun(ctx context.Context, client kubernetes.Interface, namespace, run
 		return fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}
 	if ns.Labels[LabelManagedBy] == ManagedBy && ns.Labels[LabelComponent] == Component {
+		// The DaemonSet first: the namespace controller may delete pods
+		// before it, and the DaemonSet controller would recreate them.
+		if err := deleteWorkloads(ctx, client, namespace, runSelector(runID)); err != nil {
+			return err
+		}
 		if ns.DeletionTimestamp == nil {
 			if err := client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("deleting namespace %s: %w", namespace, err)

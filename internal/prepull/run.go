@@ -156,8 +156,10 @@ type run struct {
 	cells map[string][]*ImageResult
 	// initial holds the cells as they were before any pod ran.
 	initial map[string][]ImageResult
-	// dsImages maps the DaemonSet's container index to plan image index.
+	// dsImages maps the DaemonSet's container index to plan image index;
+	// dsNodes is the number of nodes it runs on.
 	dsImages []int
+	dsNodes  int
 	// nodePods are the node-mode and CRI-check pods, by pod name.
 	nodePods map[string]*nodeWork
 	bar      *progress.Bar
@@ -631,7 +633,7 @@ func (r *run) createWorkload(ctx context.Context, todo map[string][]int) error {
 				index = append(index, i)
 			}
 		}
-		r.dsImages = index
+		r.dsImages, r.dsNodes = index, len(nodes)
 		ds := DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, HelperImage: r.opts.HelperImage,
 			Images: images, Nodes: sortedStrings(nodes), TolerateAll: r.opts.Selection.IncludeTainted})
 		if _, err := r.opts.Client.AppsV1().DaemonSets(r.opts.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {

@@ -519,6 +519,9 @@ func TestPodModeWithCRIVerification(t *testing.T) {
 	if !rep.Complete {
 		t.Errorf("not complete: %v", rep.Problems(0))
 	}
+	if rep.Stats.LastPodReady == nil || rep.Stats.PullsDone == nil || rep.Stats.PullsDone.Before(*rep.Stats.LastPodReady) {
+		t.Errorf("stats = %+v, want the last pod's Ready time before the end of the pulls", rep.Stats)
+	}
 }
 
 func TestTimeoutAndInterruptRemoveWhatWasCreated(t *testing.T) {

@@ -84,7 +84,9 @@ func (r *run) applyPods() {
 			r.applyPodModePod(pod, r.cells[pod.Spec.NodeName])
 		}
 	}
-	if allReady && !lastReady.IsZero() {
+	// The moment every node's pod was Ready first: the pulls are over
+	// there (kept even if a node later goes not ready).
+	if allReady && len(podNode) == r.dsNodes && !lastReady.IsZero() && r.report.Stats.LastPodReady == nil {
 		t := lastReady.UTC()
 		r.report.Stats.LastPodReady = &t
 	}
