@@ -167,11 +167,8 @@ func (c *cluster) waitWatch(resources ...string) {
 	}
 }
 
-// kubeletForDaemonSets plays kubelet for pod mode: when the DaemonSet
-// appears, it starts its pod on each node, pulls (or fails to pull) every
-// image, emits the kubelet's events and updates the node's status.images.
-func (c *cluster) kubeletForDaemonSets(ctx context.Context, ns string) {
-	w, err := c.client.AppsV1().DaemonSets(ns).Watch(ctx, metav1.ListOptions{})
+// onAdded calls fn for every object added to what w watches, until ctx ends.
+func (c *cluster) onAdded(ctx context.Context, w watch.Interface, err error, fn func(runtime.Object)) {
 	if err != nil {
 		c.t.Error(err)
 		return
@@ -186,12 +183,24 @@ func (c *cluster) kubeletForDaemonSets(ctx context.Context, ns string) {
 				if !ok {
 					return
 				}
-				if ds, ok := ev.Object.(*appsv1.DaemonSet); ok && ev.Type == watch.Added {
-					c.runDaemonSet(ctx, ds)
+				if ev.Type == watch.Added {
+					fn(ev.Object)
 				}
 			}
 		}
 	}()
+}
+
+// kubeletForDaemonSets plays kubelet for pod mode: when the DaemonSet
+// appears, it starts its pod on each node, pulls (or fails to pull) every
+// image, emits the kubelet's events and updates the node's status.images.
+func (c *cluster) kubeletForDaemonSets(ctx context.Context, ns string) {
+	w, err := c.client.AppsV1().DaemonSets(ns).Watch(ctx, metav1.ListOptions{})
+	c.onAdded(ctx, w, err, func(o runtime.Object) {
+		if ds, ok := o.(*appsv1.DaemonSet); ok {
+			c.runDaemonSet(ctx, ds)
+		}
+	})
 }
 
 func (c *cluster) runDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) {
@@ -266,26 +275,11 @@ func (c *cluster) event(ctx context.Context, pod *corev1.Pod, field string, i in
 // results as its termination message.
 func (c *cluster) kubeletForNodePods(ctx context.Context, ns string) {
 	w, err := c.client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		c.t.Error(err)
-		return
-	}
-	go func() {
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-w.ResultChan():
-				if !ok {
-					return
-				}
-				if pod, ok := ev.Object.(*corev1.Pod); ok && ev.Type == watch.Added && pod.Labels[LabelNode] != "" {
-					c.runNodePod(ctx, pod)
-				}
-			}
+	c.onAdded(ctx, w, err, func(o runtime.Object) {
+		if pod, ok := o.(*corev1.Pod); ok && pod.Labels[LabelNode] != "" {
+			c.runNodePod(ctx, pod)
 		}
-	}()
+	})
 }
 
 func (c *cluster) runNodePod(ctx context.Context, pod *corev1.Pod) {
