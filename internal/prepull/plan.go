@@ -15,6 +15,7 @@
 package prepull
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -25,6 +26,9 @@ import (
 
 	"github.com/confrun/confrun/internal/prepull/nodepull"
 )
+
+// ErrNoNodes is returned (wrapped) when no node matches the selection.
+var ErrNoNodes = errors.New("no node")
 
 // Image is one entry of the image map: the upstream reference the e2e suite
 // names and the target the cluster pulls (the arch build).
@@ -124,7 +128,9 @@ func MakePlan(nodes []corev1.Node, images []Image, sel Selection) (*Plan, error)
 			continue
 		}
 		pn := PlanNode{Name: n.Name, Arch: arch, Ready: NodeReady(n), Runtime: n.Status.NodeInfo.ContainerRuntimeVersion}
-		if n.Spec.Unschedulable {
+		if os := n.Labels[corev1.LabelOSStable]; os != "" && os != "linux" {
+			pn.Skipped = "kubernetes.io/os=" + os + " (the conformance images are Linux images)"
+		} else if n.Spec.Unschedulable {
 			pn.Skipped = "cordoned (spec.unschedulable)"
 		} else if t := blockingTaint(n); t != "" && !sel.IncludeTainted {
 			pn.Skipped = "tainted " + t + " (pass --include-tainted to pull there too)"
@@ -141,7 +147,7 @@ func MakePlan(nodes []corev1.Node, images []Image, sel Selection) (*Plan, error)
 		if sel.Selector != nil && !sel.Selector.Empty() {
 			what += " matching " + sel.Selector.String()
 		}
-		return nil, fmt.Errorf("%s; the cluster has %s", what, orNone(strings.Join(seen, ", ")))
+		return nil, fmt.Errorf("%w%s; the cluster has %s", ErrNoNodes, strings.TrimPrefix(what, "no node"), orNone(strings.Join(seen, ", ")))
 	}
 	return p, nil
 }

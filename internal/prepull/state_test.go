@@ -3,6 +3,7 @@ package prepull
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -145,7 +146,9 @@ func TestMakePlan(t *testing.T) {
 	lifecycle.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoExecute}}
 	other := newNode("o1", "amd64")
 	other.Labels["pool"] = "other"
-	nodes := []corev1.Node{*newNode("b", "amd64"), *newNode("a", "amd64"), *tainted, *lifecycle, *newNode("m", "mips64le"), *other}
+	windows := newNode("w1", "amd64")
+	windows.Labels[corev1.LabelOSStable] = "windows"
+	nodes := []corev1.Node{*newNode("b", "amd64"), *newNode("a", "amd64"), *tainted, *lifecycle, *newNode("m", "mips64le"), *other, *windows}
 	images := append(append([]Image{}, lab...), Image{Upstream: "registry.k8s.io/pause:3.10", Target: pause}, Image{Target: " "})
 
 	p, err := MakePlan(nodes, images, Selection{Arch: "amd64", Selector: labels.SelectorFromSet(labels.Set{"pool": "conf"})})
@@ -157,7 +160,7 @@ func TestMakePlan(t *testing.T) {
 		names = append(names, n.Name+":"+n.Skipped)
 	}
 	got := strings.Join(names, ",")
-	if !strings.HasPrefix(got, "a:,b:,t1:tainted node-role.kubernetes.io/control-plane:NoSchedule") || !strings.HasSuffix(got, ",t2:") {
+	if !strings.HasPrefix(got, "a:,b:,t1:tainted node-role.kubernetes.io/control-plane:NoSchedule") || !strings.Contains(got, ",t2:,w1:kubernetes.io/os=windows") {
 		t.Errorf("plan nodes = %s", got)
 	}
 	if len(p.Targets()) != 2 { // t2 is not Ready
@@ -171,7 +174,7 @@ func TestMakePlan(t *testing.T) {
 		t.Errorf("with tainted: %v %+v", err, p)
 	}
 	_, err = MakePlan(nodes, lab, Selection{Arch: "riscv64"})
-	if err == nil || !strings.Contains(err.Error(), "kubernetes.io/arch=riscv64") || !strings.Contains(err.Error(), "m (mips64le)") {
+	if !errors.Is(err, ErrNoNodes) || !strings.Contains(err.Error(), "no node with kubernetes.io/arch=riscv64") || !strings.Contains(err.Error(), "m (mips64le)") {
 		t.Errorf("no node error = %v, want the arch and the cluster's nodes", err)
 	}
 	if _, err := MakePlan(nodes, nil, Selection{}); err == nil {

@@ -151,6 +151,9 @@ func run(ctx context.Context, f *flags, streams cliutil.IOStreams) error {
 		return fmt.Errorf("creating Kubernetes client: %w", err)
 	}
 	rep, err := prepull.Run(ctx, opts)
+	if errors.Is(err, prepull.ErrNoNodes) {
+		return cliutil.WithExitCode(cliutil.ExitUsage, fmt.Errorf("%w (check --arch and --nodes)", err))
+	}
 	if err != nil {
 		if rep != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintln(streams.ErrOut, "prepull interrupted: the objects it created were removed (unless --keep); no report written")
