@@ -733,13 +733,19 @@ func (r *run) progressUpdate() {
 	if r.bar == nil {
 		return
 	}
-	done, last := 0, ""
-	for _, n := range r.plan.Targets() {
+	done, failed, nodesDone, last := 0, 0, 0, ""
+	targets := r.plan.Targets()
+	for _, n := range targets {
+		nodeDone := true
 		for _, c := range r.cells[n.Name] {
 			if !c.Done() {
+				nodeDone = false
 				continue
 			}
 			done++
+			if c.Status == StatusFailed {
+				failed++
+			}
 			key := n.Name + "|" + c.Target + "|" + c.Status
 			if r.printed[key] {
 				continue
@@ -749,11 +755,15 @@ func (r *run) progressUpdate() {
 			case StatusFailed:
 				r.bar.Printf("%s: %s failed (%s): %s", n.Name, c.Target, c.Reason, c.Message)
 			case StatusPulled:
-				last = fmt.Sprintf("%s: %s pulled", n.Name, shortName(c.Target))
+				last = fmt.Sprintf(", last: %s on %s", shortName(c.Target), n.Name)
 			}
 		}
+		if nodeDone {
+			nodesDone++
+		}
 	}
-	r.bar.Set(done, last)
+	// The bar counts node x image cells; the detail says nodes.
+	r.bar.Set(done, fmt.Sprintf("images; nodes %d/%d done, %d failed%s", nodesDone, len(targets), failed, last))
 }
 
 func shortName(ref string) string { return PlanImage{Target: ref}.Name() }
