@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the lab's pinned Kubernetes programs (and later its images) into the
 # version-keyed cache outside the checkout. Sourced by lab.sh; runnable alone:
-#   lab/build.sh [all|k8s|mips|sonobuoy|coredns]
+#   lab/build.sh [all|k8s|mips|kubelet-mips|test-overlay|sonobuoy|coredns]
 set -euo pipefail
 
 LAB_DIR=${LAB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
@@ -81,6 +81,75 @@ build_aux() {
 	log "built $name in $((SECONDS - t0))s"
 }
 
+# Emulation workarounds for the mips64le kubelet (see README, "The mips64le
+# node"): every file lab/mips/_overlay/<import path>/<file> replaces the same
+# file of that package through `go build -overlay`. The go command refuses to
+# overlay files inside the module cache, so the module holding such a package
+# is first copied verbatim to $CACHE/overlay/src/<module>@<version> and
+# replaced by that directory in a copy of lab/go.mod (-modfile); the overlay
+# then swaps the file in the copy, which itself stays upstream's bytes.
+OVERLAY_DIR=$CACHE/overlay
+
+# mips_overlay_prepare: writes $OVERLAY_DIR/go.mod (+go.sum) and
+# $OVERLAY_DIR/overlay.json; prints the overlaid package import paths.
+mips_overlay_prepare() {
+	local f rel pkg file mod ver dir copy sep="" pkgs=()
+	mkdir -p "$OVERLAY_DIR/src"
+	cp "$LAB_DIR/go.mod" "$OVERLAY_DIR/go.mod"
+	cp "$LAB_DIR/go.sum" "$OVERLAY_DIR/go.sum"
+	{
+		printf '{"Replace": {'
+		while IFS= read -r f; do
+			rel=${f#"$LAB_DIR/mips/_overlay/"}
+			pkg=$(dirname "$rel") file=$(basename "$rel")
+			read -r mod ver dir < <(cd "$LAB_DIR" && go list -f '{{.Module.Path}} {{.Module.Version}} {{.Module.Dir}}' "$pkg") ||
+				die "overlay $rel: package $pkg is not in lab/go.mod's build list"
+			[[ -f $dir${pkg#"$mod"}/$file ]] || die "overlay $rel: $dir${pkg#"$mod"} has no $file to replace"
+			copy=$OVERLAY_DIR/src/$mod@$ver
+			if [[ ! -f $copy/.complete ]]; then
+				mkdir -p "$copy" && cp -R "$dir/." "$copy/" && chmod -R u+w "$copy" || die "copying $mod@$ver"
+				[[ -f $copy/go.mod ]] || echo "module $mod" >"$copy/go.mod"
+				touch "$copy/.complete"
+			fi
+			go mod edit -replace "$mod=$copy" "$OVERLAY_DIR/go.mod"
+			printf '%s\n  "%s": "%s"' "$sep" "$copy${pkg#"$mod"}/$file" "$f"
+			sep=, pkgs+=("$pkg")
+		done < <(find "$LAB_DIR/mips/_overlay" -type f -name '*.go' | sort)
+		printf '\n}}\n'
+	} >"$OVERLAY_DIR/overlay.json"
+	printf '%s\n' "${pkgs[@]}" | sort -u
+}
+
+# mips_go CMD ARGS...: `go CMD` for linux/mips64le with the overlay.
+mips_go() {
+	local cmd=$1; shift
+	(cd "$LAB_DIR" && CGO_ENABLED=0 GOOS=linux GOARCH=mips64le nice go "$cmd" -modfile "$OVERLAY_DIR/go.mod" \
+		-overlay "$OVERLAY_DIR/overlay.json" "$@")
+}
+
+# build_kubelet_mips: the kubelet of the emulated lab-mips-1 node,
+# GOARCH=mips64le with the overlay, into bin/mips64le/kubelet.
+build_kubelet_mips() {
+	local out=$CACHE/bin/mips64le k t0=$SECONDS
+	k=$(key kubelet-mips64le "$LAB_DIR/go.mod" "$LAB_DIR/go.sum" $(find "$LAB_DIR/mips/_overlay" -type f -name '*.go' | sort))
+	if fresh kubelet-mips64le "$k" && [[ -x $out/kubelet ]]; then log "kubelet mips64le: cached in $out"; return; fi
+	mips_overlay_prepare >/dev/null
+	mkdir -p "$out"
+	log "building the mips64le kubelet (overlay $OVERLAY_DIR/overlay.json)"
+	mips_go build -trimpath -ldflags "$(k8s_ldflags)" -o "$out/kubelet" k8s.io/kubernetes/cmd/kubelet
+	stamp kubelet-mips64le "$k"
+	log "built the mips64le kubelet in $((SECONDS - t0))s"
+}
+
+# test_overlay: upstream's own tests of every overlaid package, built for
+# mips64le with the overlay and run emulated (qemu-user via binfmt).
+test_overlay() {
+	local pkgs
+	pkgs=$(mips_overlay_prepare)
+	# shellcheck disable=SC2086
+	mips_go test -count=1 $pkgs
+}
+
 HOST_PROGRAMS="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl ginkgo go-runner agnhost pause labcri e2e.test"
 IMAGE_PROGRAMS="kubectl ginkgo go-runner agnhost pause e2e.test"
 
@@ -102,11 +171,13 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	all) build_all ;;
 	k8s) build_k8s amd64 $HOST_PROGRAMS ;;
 	mips) build_k8s mips64le $IMAGE_PROGRAMS ;;
+	kubelet-mips) build_kubelet_mips ;;
+	test-overlay) test_overlay ;;
 	sonobuoy) AUX_LDFLAGS="-X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=$SONOBUOY_VERSION" build_aux sonobuoy "$LAB_DIR/third/sonobuoy" github.com/vmware-tanzu/sonobuoy sonobuoy "amd64 mips64le" ;;
 	coredns) build_aux coredns "$LAB_DIR/third/coredns" . coredns amd64 ;;
 	nc) build_aux nc "$LAB_DIR/third/coredns" ./nc nc "amd64 mips64le" ;;
 	dig) build_aux dig "$LAB_DIR/third/coredns" ./dig dig "amd64 mips64le" ;;
 	imgtool) build_aux imgtool "$LAB_DIR/imgtool" . imgtool amd64 ;;
-	*) die "usage: $0 [all|k8s|mips|sonobuoy|coredns]" ;;
+	*) die "usage: $0 [all|k8s|mips|kubelet-mips|test-overlay|sonobuoy|coredns]" ;;
 	esac
 fi
