@@ -1,5 +1,7 @@
 # Sourced by lab.sh: e2e_sample [NAME [FOCUS]]
-# Runs upstream e2e.test through go-runner (as the conformance image does)
+# Runs upstream e2e.test through go-runner (as the conformance image does,
+# with Ginkgo's -v as sonobuoy-made logs have it, so the log names every spec
+# and keeps the suite's version lines)
 # against the running lab with a small [Conformance] focus and keeps e2e.log
 # and junit_01.xml in lab/.state/samples/NAME/.
 #
@@ -65,7 +67,8 @@ EOF
 		cd "$work"
 		export KUBECONFIG=$STATE/kubeconfig RESULTS_DIR=$work E2E_FOCUS=$focus E2E_SKIP= E2E_PROVIDER=local \
 			E2E_PARALLEL=1 E2E_VERBOSITY=4 GINKGO_BIN=$BIN/ginkgo TEST_BIN=$BIN/e2e.test \
-			E2E_EXTRA_ARGS="--repo-root=$work" KUBE_TEST_REPO_LIST=$work/repo-list.yaml
+			E2E_EXTRA_ARGS="--repo-root=$work" KUBE_TEST_REPO_LIST=$work/repo-list.yaml \
+			E2E_EXTRA_GINKGO_ARGS=-v
 		"$BIN/go-runner"
 	) >"$LOGS/e2e-sample-$name.log" 2>&1 || rc=$?
 	rm -rf "$out"; mkdir -p "$out"
