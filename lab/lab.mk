@@ -7,7 +7,7 @@ LAB_SH := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))/lab.sh
 lab-build: ## build the pinned Kubernetes programs and tools into the lab cache
 	$(LAB_SH) build
 
-lab-up: ## start the two-node lab cluster (idempotent); writes lab/.state/{kubeconfig,env,images.json}
+lab-up: ## start the two-node lab cluster (idempotent; LAB_MIPS=1 adds the emulated mips64le node lab-mips-1); writes lab/.state/{kubeconfig,env,images.json}
 	$(LAB_SH) up
 
 lab-down: ## stop everything the lab started and remove its links, routes and mounts

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # confrun lab driver: a two-node Kubernetes cluster on this machine, built
-# from source. Usage: lab/lab.sh build|up|down|status|e2e-sample|check
+# from source (LAB_MIPS=1: plus lab-mips-1, an emulated mips64le node).
+# Usage: lab/lab.sh build|up|down|status|e2e-sample|check
 # See lab/README.md for the layout. Runs as root, non-interactive.
 set -euo pipefail
 
@@ -26,18 +27,33 @@ SERVICE_CIDR=10.213.32.0/20
 KUBERNETES_SVC_IP=10.213.32.1
 DNS_SVC_IP=10.213.32.10
 NODES="lab-node-1 lab-node-2"
+# lab-mips-1 (LAB_MIPS=1): a GOARCH=mips64le kubelet under qemu-user with
+# the native containerd/runc; see README "The mips64le node".
+MIPS_NODE=lab-mips-1
+ALL_NODES="$NODES $MIPS_NODE"     # what lab-down cleans up, whichever were started
 APISERVER_IP=$NODE_NET_PREFIX.1
 APISERVER_PORT=6443
 FWD_CHAIN=CRLAB-FORWARD
 
 PACKAGES="containerd runc containernetworking-plugins etcd-server docker-registry qemu-user-static binfmt-support iptables busybox-static iproute2 util-linux openssl curl"
 
-node_ip() { echo "$NODE_NET_PREFIX.$((10 + ${1##*-}))"; }
+# node_idx NODE: lab-node-N is N, lab-mips-M is 2+M (addresses, bridges, veths).
+node_idx() {
+	case $1 in
+	lab-node-*) echo "${1##*-}" ;;
+	lab-mips-*) echo "$((2 + ${1##*-}))" ;;
+	*) die "unknown node $1" ;;
+	esac
+}
+is_mips() { [[ $1 == lab-mips-* ]]; }
+node_ip() { echo "$NODE_NET_PREFIX.$((10 + $(node_idx "$1")))"; }
 node_ns() { echo "crlab-${1#lab-}"; }         # lab-node-N runs in network namespace crlab-node-N
-node_veth() { echo "crlab-n${1##*-}h"; }      # host end of its veth on the node bridge
-node_pod_cidr() { echo "10.213.$((63 + ${1##*-})).0/24"; }
-node_pod_gw() { echo "10.213.$((63 + ${1##*-})).1"; }
+node_veth() { echo "crlab-n$(node_idx "$1")h"; }  # host end of its veth on the node bridge
+node_pod_cidr() { echo "10.213.$((63 + $(node_idx "$1"))).0/24"; }
+node_pod_gw() { echo "10.213.$((63 + $(node_idx "$1"))).1"; }
 node_sock() { echo "$RUN/${1#lab-}/containerd.sock"; }
+# node_procs NODE...: the lab processes of those nodes.
+node_procs() { local n; for n in "$@"; do printf '%s ' "containerd-${n#lab-}" "kubelet-${n#lab-}" "kube-proxy-${n#lab-}"; done; }
 # in_node NODE CMD...: run CMD in that node's network namespace.
 in_node() {
 	local n=$1; shift
@@ -145,7 +161,7 @@ cert() {
 }
 
 gen_pki() {
-	[[ -f $PKI/done ]] && return
+	[[ -f $PKI/done ]] && { node_certs; return; }
 	log "generating PKI in $PKI"
 	rm -rf "$PKI"; mkdir -p "$PKI"; chmod 700 "$PKI"
 	local n ca
@@ -166,17 +182,25 @@ subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,
 	cert controller-manager system:kube-controller-manager "" "$client"
 	cert scheduler system:kube-scheduler "" "$client"
 	cert kube-proxy system:kube-proxy "" "$client"
+	node_certs
+	CA=front-proxy-ca cert front-proxy-client front-proxy-client "" "$client"
+	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+	touch "$PKI/done"
+}
+
+# node_certs: kubelet client and serving certificates of every node.
+node_certs() {
+	local n
 	for n in $NODES; do
-		cert "kubelet-$n" "system:node:$n" system:nodes "$client"
+		cert "kubelet-$n" "system:node:$n" system:nodes 'basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth'
 		cert "kubelet-$n-serving" "$n" "" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 subjectAltName=DNS:$n,IP:$(node_ip "$n")"
 	done
-	CA=front-proxy-ca cert front-proxy-client front-proxy-client "" "$client"
-	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
-	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-	touch "$PKI/done"
 }
 
 # kubeconfig FILE USER-CERT-NAME: a kubeconfig with every certificate embedded.
@@ -248,7 +272,7 @@ net_up() {
 
 net_down() {
 	local n
-	for n in $NODES; do
+	for n in $ALL_NODES; do
 		ip route del "$(node_pod_cidr "$n")" 2>/dev/null || true
 		ip netns del "$(node_ns "$n")" 2>/dev/null || true
 		ip link del "$(node_veth "$n")" 2>/dev/null || true
@@ -320,7 +344,7 @@ EOF
   "plugins": [
     {
       "type": "bridge",
-      "bridge": "crlab-cni${short#node-}",
+      "bridge": "crlab-cni$(node_idx "$n")",
       "isGateway": true,
       "ipMasq": false,
       "hairpinMode": true,
@@ -421,7 +445,11 @@ evictionHard: {memory.available: "200Mi", nodefs.available: "5%", imagefs.availa
 maxPods: 110
 rotateCertificates: false
 EOF
-	start "kubelet-$short" "$ns" "$BIN/kubelet" --config "$VAR/$short/kubelet.yaml" \
+	local kubelet=$BIN/kubelet
+	# The mips64le kubelet runs under qemu-user (binfmt F flag); it registers
+	# the node with kubernetes.io/arch=mips64le (its own GOARCH).
+	is_mips "$n" && kubelet=$CACHE/bin/mips64le/kubelet
+	start "kubelet-$short" "$ns" "$kubelet" --config "$VAR/$short/kubelet.yaml" \
 		--kubeconfig "$VAR/$short/kubelet.kubeconfig" --hostname-override "$n" --node-ip "$(node_ip "$n")" \
 		--root-dir "$dir" --v=2
 }
@@ -548,10 +576,11 @@ LAB_CACHE_DIR=$CACHE
 EOF
 }
 
+CONTROL_PROCS="etcd kube-apiserver kube-controller-manager kube-scheduler registry-127-0-0-1 registry-${APISERVER_IP//./-}"
+
 all_running() {
 	local p
-	for p in etcd kube-apiserver kube-controller-manager kube-scheduler registry-127-0-0-1 "registry-${APISERVER_IP//./-}" \
-		containerd-node-1 containerd-node-2 kubelet-node-1 kubelet-node-2 kube-proxy-node-1 kube-proxy-node-2; do
+	for p in $CONTROL_PROCS $(node_procs $NODES); do
 		running "$p" || return 1
 	done
 	[[ -f $STATE/kubeconfig ]] && kc get --raw /readyz >/dev/null 2>&1
@@ -596,6 +625,7 @@ cmd_up() {
 	fi
 	ensure_packages
 	build_all
+	if has_mips; then build_kubelet_mips; fi
 	mkdir -p "$VAR"; echo "$STATE" >"$VAR/owner"
 	gen_pki
 	kubeconfig "$STATE/kubeconfig" admin
@@ -611,12 +641,13 @@ cmd_up() {
 	for n in $NODES; do kubelet_up "$n"; done
 	for n in $NODES; do kube_proxy_up "$n"; done
 	log "waiting for nodes to register"
-	for n in $NODES; do wait_until 120 "node $n to register" kc get node "$n"; done
+	# The emulated kubelet starts several times slower than a native one.
+	for n in $NODES; do wait_until "$(is_mips "$n" && echo 300 || echo 120)" "node $n to register" kc get node "$n"; done
 	for n in $NODES; do
 		kc patch node "$n" --type merge -p "{\"spec\":{\"podCIDR\":\"$(node_pod_cidr "$n")\",\"podCIDRs\":[\"$(node_pod_cidr "$n")\"]}}" >/dev/null 2>&1 || true
 	done
 	addons_up
-	wait_until 180 "nodes Ready" kc wait --for=condition=Ready node --all --timeout=5s
+	wait_until "$(has_mips && echo 300 || echo 180)" "nodes Ready" kc wait --for=condition=Ready node --all --timeout=5s
 	wait_until 180 "CoreDNS Ready" kc -n kube-system wait --for=condition=Available deploy/coredns --timeout=5s
 	log "lab up in $((SECONDS - t0))s"
 	echo "$((SECONDS - t0))" >"$STATE/last-up-seconds"
@@ -628,7 +659,7 @@ cmd_up() {
 # (veths, IPAM, portmap rules) and mounts go away.
 remove_pods() {
 	local n sock
-	for n in $NODES; do
+	for n in $ALL_NODES; do
 		sock=$(node_sock "$n")
 		[[ -S $sock ]] && running "containerd-${n#lab-}" || continue
 		[[ -x $BIN/labcri ]] || continue
@@ -680,10 +711,12 @@ chains_cleanup() {
 cmd_down() {
 	mkdir -p "$STATE" "$PIDS" "$LOGS"
 	remove_pods
-	local p
-	for p in kube-proxy-node-2 kube-proxy-node-1 kubelet-node-2 kubelet-node-1; do stop "$p"; done
+	local p rev
+	rev=$(printf '%s\n' $ALL_NODES | tac | sed 's/^lab-//')
+	for p in $rev; do stop "kube-proxy-$p"; done
+	for p in $rev; do stop "kubelet-$p"; done
 	remove_pods
-	for p in containerd-node-2 containerd-node-1; do stop "$p"; done
+	for p in $rev; do stop "containerd-$p"; done
 	kill_shims
 	for p in kube-scheduler kube-controller-manager kube-apiserver etcd registry-127-0-0-1 "registry-${APISERVER_IP//./-}"; do stop "$p"; done
 	# Any other pidfile is ours too.
@@ -694,10 +727,12 @@ cmd_down() {
 	unmount_all
 	net_down
 	# Fresh cluster state next time; keep containerd image content and the registry.
-	rm -rf "$VAR/etcd" "$VAR"/node-*/kubelet "$VAR"/node-*/pod-logs "$VAR"/node-*/cni-ipam "$RUN"
-	local h
+	local n h
+	for n in $ALL_NODES; do rm -rf "$VAR/${n#lab-}/kubelet" "$VAR/${n#lab-}/pod-logs" "$VAR/${n#lab-}/cni-ipam"; done
+	rm -rf "$VAR/etcd" "$RUN"
 	for h in /sys/fs/cgroup/*/; do
-		for p in crlab-node-1 crlab-node-2; do
+		for p in $ALL_NODES; do
+			p=crlab-${p#lab-}
 			[[ -d $h$p ]] && find "$h$p" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 		done
 	done
@@ -710,8 +745,7 @@ cmd_down() {
 cmd_status() {
 	local p pid
 	echo "components:"
-	for p in etcd kube-apiserver kube-controller-manager kube-scheduler registry-127-0-0-1 "registry-${APISERVER_IP//./-}" \
-		containerd-node-1 kubelet-node-1 kube-proxy-node-1 containerd-node-2 kubelet-node-2 kube-proxy-node-2; do
+	for p in $CONTROL_PROCS $(node_procs $NODES); do
 		if pid=$(pidof_lab "$p"); then printf '  %-28s running (pid %s)\n' "$p" "$pid"; else printf '  %-28s stopped\n' "$p"; fi
 	done
 	if [[ -f $STATE/kubeconfig ]] && kc get --raw /readyz >/dev/null 2>&1; then
@@ -725,10 +759,17 @@ cmd_status() {
 	fi
 }
 
+has_mips() { [[ " $NODES " == *" $MIPS_NODE "* ]]; }
+
 main() {
 	[[ $(id -u) == 0 ]] || die "the lab needs root"
+	# lab-mips-1 is part of the lab when asked for (LAB_MIPS=1) or, for the
+	# verbs that act on a running lab, when that lab started it.
+	if [[ ${LAB_MIPS:-0} == 1 ]] || { [[ ${1:-} != up && ${LAB_MIPS:-} != 0 ]] && [[ -f $PIDS/kubelet-${MIPS_NODE#lab-}.pid ]]; }; then
+		NODES="$NODES $MIPS_NODE"
+	fi
 	case ${1:-} in
-	build) mkdir -p "$STATE" "$LOGS"; ensure_packages; ensure_busybox_mips; build_all ;;
+	build) mkdir -p "$STATE" "$LOGS"; ensure_packages; ensure_busybox_mips; build_all; if has_mips; then build_kubelet_mips; fi ;;
 	packages) mkdir -p "$STATE" "$LOGS"; ensure_packages; ensure_busybox_mips ;;
 	up) cmd_up ;;
 	down) cmd_down ;;
