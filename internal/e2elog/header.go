@@ -26,11 +26,49 @@ func parseSeconds(s string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
+	if ms, ok := millis(num); ok {
+		// What the float computation below gives for these.
+		if ms > 1e12 {
+			return 0, false
+		}
+		return time.Duration(ms) * time.Millisecond, true
+	}
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil || f < 0 || f > 1e9 {
 		return 0, false
 	}
 	return time.Duration(f*1e3+0.5) * time.Millisecond, true
+}
+
+// millis reads the decimal seconds Ginkgo prints, "12.345", as
+// milliseconds, exactly: digits, and at most three after a point.
+func millis(s string) (int64, bool) {
+	var ms int64
+	i := 0
+	for i < len(s) && i < 12 && s[i] >= '0' && s[i] <= '9' {
+		ms = ms*10 + int64(s[i]-'0')
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	frac := 0
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && frac < 3 && s[i] >= '0' && s[i] <= '9'; i++ {
+			ms = ms*10 + int64(s[i]-'0')
+			frac++
+		}
+		if frac == 0 {
+			return 0, false
+		}
+	}
+	if i != len(s) {
+		return 0, false
+	}
+	for ; frac < 3; frac++ {
+		ms *= 10
+	}
+	return ms, true
 }
 
 // v2States are the states Ginkgo v2 prints in brackets.
@@ -96,9 +134,11 @@ func parseV2Header(s string) (header, bool) {
 		}
 		tok := rest[1:e]
 		rest = rest[e+1:]
-		if st, ok := v2States[tok]; ok {
-			h.state = st
-			continue
+		if tok != "" && tok[0] >= 'A' && tok[0] <= 'Z' { // as the states are
+			if st, ok := v2States[tok]; ok {
+				h.state = st
+				continue
+			}
 		}
 		switch tok {
 		case "SLOW TEST":

@@ -1,16 +1,16 @@
 package e2elog
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Options tune Parse.
@@ -42,9 +42,10 @@ func Parse(ctx context.Context, r io.Reader, opts Options, onSpec func(Spec) err
 	if onSpec == nil {
 		onSpec = func(Spec) error { return nil }
 	}
-	br := bufio.NewReaderSize(r, opts.BufferSize)
-	head, err := br.Peek(64 << 10)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	lr := newLineReader(r, opts.BufferSize)
+	defer lr.stop()
+	head, read, err := lr.head()
+	if err != nil {
 		return nil, fmt.Errorf("reading the log: %w", err)
 	}
 	if len(bytes.TrimSpace(head)) == 0 {
@@ -55,41 +56,9 @@ func Parse(ctx context.Context, r io.Reader, opts Options, onSpec func(Spec) err
 	}
 	p := &parser{opts: opts, onSpec: onSpec, forced: opts.Format, format: opts.Format}
 	p.log.Format = opts.Format
-	var long bool
-	for {
-		line, err := br.ReadSlice('\n')
-		p.log.Bytes += int64(len(line))
-		if long {
-			// The tail of a line longer than the buffer: skip it.
-			if !errors.Is(err, bufio.ErrBufferFull) {
-				long = false
-			}
-		} else {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				long = true
-				p.log.LongLines++
-			}
-			if len(line) > 0 {
-				p.feed(line)
-			}
-		}
-		if p.err != nil {
-			return nil, p.err
-		}
-		if err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				continue
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("reading the log at line %d: %w", p.lineNo, err)
-		}
-		if p.lineNo&0xffff == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
+	p.log.Bytes = read
+	if err := p.readLines(ctx, lr); err != nil {
+		return nil, err
 	}
 	p.log.Lines = p.lineNo
 	p.finishRun()
@@ -144,6 +113,12 @@ type parser struct {
 	// buffers reused from one result block to the next
 	msgBuf []byte
 	locBuf []string
+	escBuf []byte // the line without its terminal escapes
+	// freeBlk is a finished block, for the next
+	freeBlk *block
+	// wrBuf holds rs.wr, willBuf rs.will
+	wrBuf   [3]string
+	willBuf willRun
 }
 
 type runState struct {
@@ -206,52 +181,58 @@ func interesting(c byte) bool {
 	return c >= '0' && c <= '9'
 }
 
-func (p *parser) feed(b []byte) {
+// feed handles one line as read (with its newline), which may be a view of
+// the read buffer: see view.
+func (p *parser) feed(b []byte, esc bool) {
 	p.lineNo++
-	for n := len(b); n > 0 && (b[n-1] == '\n' || b[n-1] == '\r'); n-- {
-		b = b[:n-1]
+	n := len(b)
+	for n > 0 && (b[n-1] == '\n' || b[n-1] == '\r') {
+		n--
 	}
-	if bytes.IndexByte(b, 0x1b) >= 0 {
-		b = stripANSI(append([]byte(nil), b...))
+	b = b[:n]
+	if esc {
+		b = stripANSI(append(p.escBuf[:0], b...))
+		p.escBuf = b
 	}
+	s := view(b)
 	if p.rs.wr == nil && p.rs.sum == nil && !p.rs.afterDelim {
 		if blk := p.rs.blk; blk == nil {
-			if len(b) == 0 {
+			if len(s) == 0 {
 				return
 			}
-			if c := b[0]; c == ' ' || c == '\t' || !interesting(c) {
-				p.scanOutput(b)
+			if c := s[0]; c == ' ' || c == '\t' || !interesting(c) {
+				p.scanOutput(s)
 				return
 			}
-		} else if v1 := blk.h.format == GinkgoV1 || (blk.h.format == FormatAuto && p.format == GinkgoV1); v1 && blk.locDone && len(b) > 0 && b[0] == ' ' {
+		} else if v1 := blk.h.format == GinkgoV1 || (blk.h.format == FormatAuto && p.format == GinkgoV1); v1 && blk.locDone && len(s) > 0 && s[0] == ' ' {
 			// Ginkgo v1 failure body: all of it is kept.
-			p.addMsgBytes(blk, b)
+			p.addMsg(blk, s)
 			return
-		} else if !v1 && blk.locDone && !blk.inSection && !blk.done && len(b) > 2 && b[0] == ' ' && b[1] == ' ' &&
-			(b[2] == ' ' || b[2] != '<' && b[2] != 'I' && !bytes.HasSuffix(b, sectionStart)) {
+		} else if !v1 && blk.locDone && !blk.inSection && !blk.done && len(s) > 2 && s[0] == ' ' && s[1] == ' ' &&
+			(s[2] == ' ' || s[2] != '<' && s[2] != 'I' && !strings.HasSuffix(s, sectionStart)) {
 			// Ginkgo v2 failure message.
-			p.addMsgBytes(blk, b[2:])
+			p.addMsg(blk, s[2:])
 			return
-		} else if !v1 && blk.locDone && len(b) > 2 && b[0] == ' ' && b[1] == ' ' && (blk.inSection || blk.done) {
+		} else if !v1 && blk.locDone && len(s) > 2 && s[0] == ' ' && s[1] == ' ' && (blk.inSection || blk.done) {
 			// Captured output inside a result block (a timeline, a
 			// progress report): only its end matters, and the version
 			// lines a parallel run prints there.
-			if blk.inSection && b[2] == '<' && bytes.HasPrefix(b, sectionEnd) {
+			if blk.inSection && s[2] == '<' && strings.HasPrefix(s, sectionEnd) {
 				blk.inSection = false
 				return
 			}
 			if !blk.done || blk.fail.Panic != "" || blk.h.state != Panicked {
-				p.scanOutput(b)
+				p.scanOutput(s)
 				return
 			}
 		}
 	}
-	p.line(string(b))
+	p.line(s)
 }
 
-var (
-	sectionEnd   = []byte("  << ")
-	sectionStart = []byte(" >>")
+const (
+	sectionEnd   = "  << "
+	sectionStart = " >>"
 )
 
 func (p *parser) line(s string) {
@@ -267,24 +248,24 @@ func (p *parser) line(s string) {
 	p.topLine(s)
 }
 
-var (
-	e2eVersionKey = []byte("e2e test version: ")
-	apiVersionKey = []byte("kube-apiserver version: ")
+const (
+	e2eVersionKey = "e2e test version: "
+	apiVersionKey = "kube-apiserver version: "
 )
 
 // scanOutput looks at test output (not Ginkgo's own lines) for the
 // framework's version lines, the command line and interrupts.
-func (p *parser) scanOutput(b []byte) {
+func (p *parser) scanOutput(b string) {
 	run := p.run
 	if run == nil {
 		run = &p.pre
 	}
 	if p.rs.results == 0 && (run.E2EVersion == "" || run.APIServerVersion == "") {
-		if i := bytes.Index(b, e2eVersionKey); i >= 0 && run.E2EVersion == "" {
-			run.E2EVersion = string(bytes.TrimSpace(b[i+len(e2eVersionKey):]))
+		if i := strings.Index(b, e2eVersionKey); i >= 0 && run.E2EVersion == "" {
+			run.E2EVersion = strings.Clone(strings.TrimSpace(b[i+len(e2eVersionKey):]))
 		}
-		if i := bytes.Index(b, apiVersionKey); i >= 0 && run.APIServerVersion == "" {
-			run.APIServerVersion = string(bytes.TrimSpace(b[i+len(apiVersionKey):]))
+		if i := strings.Index(b, apiVersionKey); i >= 0 && run.APIServerVersion == "" {
+			run.APIServerVersion = strings.Clone(strings.TrimSpace(b[i+len(apiVersionKey):]))
 		}
 		if run.Focus == "" {
 			p.scanFlags(run, b)
@@ -295,28 +276,28 @@ func (p *parser) scanOutput(b []byte) {
 		t = t[1:]
 	}
 	if len(t) > 14 && (t[0] == 'I' && t[1] == 'n' || t[0] == 'R' && t[1] == 'e' || t[0] == 'p' && t[1] == 'a') {
-		p.interrupt(string(t))
+		p.interrupt(t)
 	}
 }
 
 // scanFlags picks --focus/--skip out of a logged command line (go-runner
 // and wrapper scripts print one).
-func (p *parser) scanFlags(run *Run, b []byte) {
-	if !bytes.Contains(b, []byte("focus=")) {
+func (p *parser) scanFlags(run *Run, b string) {
+	if !strings.Contains(b, "focus=") {
 		return
 	}
 	sep := byte(' ')
-	if bytes.Contains(b, []byte(",--")) {
+	if strings.Contains(b, ",--") {
 		sep = ','
 	}
 	value := func(key string) (string, bool) {
 		for _, k := range []string{"--ginkgo." + key + "=", "-ginkgo." + key + "=", "--" + key + "=", "-" + key + "="} {
-			if i := bytes.Index(b, []byte(k)); i >= 0 {
+			if i := strings.Index(b, k); i >= 0 {
 				v := b[i+len(k):]
-				if j := bytes.IndexByte(v, sep); j >= 0 {
+				if j := strings.IndexByte(v, sep); j >= 0 {
 					v = v[:j]
 				}
-				return strings.Trim(string(v), `"'`), true
+				return strings.Clone(strings.Trim(v, `"'`)), true
 			}
 		}
 		return "", false
@@ -334,7 +315,7 @@ func (p *parser) interrupt(t string) {
 	var reason string
 	switch {
 	case strings.HasPrefix(t, "Interrupted by "):
-		reason = strings.TrimSpace(t)
+		reason = strings.Clone(strings.TrimSpace(t))
 	case strings.HasPrefix(t, "Received interrupt"):
 		reason = "Interrupted by User (Ginkgo: " + strings.TrimSpace(t) + ")"
 	case strings.HasPrefix(t, "panic: test timed out after "):
@@ -376,14 +357,14 @@ func (p *parser) topLine(s string) {
 	if s == "" {
 		return
 	}
-	if strings.TrimRight(s, " ") == delimiter {
+	if isDelimiter(s) {
 		p.rs.afterDelim = true
 		return
 	}
 	after := p.rs.afterDelim
 	p.rs.afterDelim = false
 	if s[0] == ' ' || s[0] == '\t' {
-		p.scanOutput([]byte(s))
+		p.scanOutput(s)
 		return
 	}
 	if p.banner(s) || p.summaryStart(s) {
@@ -396,19 +377,25 @@ func (p *parser) topLine(s string) {
 		return
 	}
 	if after && p.run != nil {
-		p.rs.wr = []string{s}
+		p.rs.wr = append(p.wrBuf[:0], strings.Clone(s))
 		p.rs.wrLine = p.lineNo
 		return
 	}
-	p.scanOutput([]byte(s))
+	p.scanOutput(s)
 }
 
 // banner handles the run's opening lines.
 func (p *parser) banner(s string) bool {
+	switch s[0] {
+	case 'R', 'W', 'P', 'S', 'F', 'p', 'I':
+	default:
+		return false // none of the prefixes below
+	}
 	switch {
 	case strings.HasPrefix(s, "Running Suite: "):
 		p.newRun()
 		desc := strings.TrimPrefix(s, "Running Suite: ")
+		desc = strings.Clone(desc)
 		if i := strings.LastIndex(desc, " - "); i >= 0 && strings.ContainsAny(desc[i+3:], "/\\") {
 			p.run.Suite, p.run.SuitePath = desc[:i], desc[i+3:]
 			p.detect(GinkgoV2)
@@ -500,7 +487,7 @@ func (p *parser) statusLine(s string) {
 	if r, ok := strings.CutPrefix(rest, " - "); ok {
 		for reason := range strings.SplitSeq(r, ", ") {
 			if reason = strings.TrimSpace(reason); reason != "" {
-				sum.Reasons = append(sum.Reasons, reason)
+				sum.Reasons = append(sum.Reasons, strings.Clone(reason))
 			}
 		}
 	}
@@ -549,8 +536,9 @@ scan:
 	for i < len(s) {
 		switch c := s[i]; {
 		case c == 'S':
-			skipped++
-			i++
+			n := skips(s[i:])
+			skipped += n
+			i += n
 		case c == 'P':
 			pending++
 			i++
@@ -577,6 +565,19 @@ scan:
 		p.progressJSON(rest)
 	}
 	return true
+}
+
+// skips counts the 'S' that start s, eight at a time.
+func skips(s string) int {
+	const eight = 0x5353535353535353 // "SSSSSSSS"
+	n := 0
+	for len(s)-n >= 8 && binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[n:]), 8)) == eight {
+		n += 8
+	}
+	for n < len(s) && s[n] == 'S' {
+		n++
+	}
+	return n
 }
 
 // barePass is a passing spec printed as a bare "•".
@@ -655,16 +656,26 @@ func (p *parser) resultHeader(s string) bool {
 	if !ok {
 		return false
 	}
+	if h.nodeType != "It" {
+		h.nodeType = strings.Clone(h.nodeType)
+	}
+	h.failType = strings.Clone(h.failType)
 	p.ensureRun()
 	p.detect(h.format)
-	p.rs.blk = &block{h: h, line: p.lineNo, msg: p.msgBuf[:0], loc: p.locBuf[:0]}
+	b := p.freeBlk
+	if b == nil {
+		b = new(block)
+	}
+	p.freeBlk = nil
+	*b = block{h: h, line: p.lineNo, msg: p.msgBuf[:0], loc: p.locBuf[:0]}
+	p.rs.blk = b
 	return true
 }
 
 // isMarker reports whether a column-0 line inside a block is Ginkgo's own
 // and ends the block.
 func (p *parser) isMarker(s string) bool {
-	if strings.TrimRight(s, " ") == delimiter {
+	if isDelimiter(s) {
 		return true
 	}
 	for _, pre := range []string{"Running Suite: ", "Summarizing ", "Ran ", "SUCCESS!", "FAIL!", "Will run "} {
@@ -702,19 +713,28 @@ func (p *parser) willRunLine(s string) bool {
 	case len(wr) >= 3 || s == "" || ind != 2 || p.isMarker(s):
 		// Not an announcement: hand the collected lines back.
 		p.rs.wr = nil
-		for _, l := range wr[1:] {
-			p.line(l)
-		}
+		p.handBack(wr[1:])
 		return true
 	}
+	wr[len(wr)-1] = strings.Clone(s)
 	p.rs.wr = wr
 	return true
+}
+
+// handBack parses lines collected as a possible announcement that was
+// not one (at most two: see willRunLine).
+func (p *parser) handBack(lines []string) {
+	// Copied: parsing them may start collecting again, in p.wrBuf.
+	var back [len(p.wrBuf) - 1]string
+	for _, l := range back[:copy(back[:], lines)] {
+		p.line(l)
+	}
 }
 
 // willRun records the spec Ginkgo announced: [text, location] or
 // [containers, "  leaf", "  location"].
 func (p *parser) willRun(texts []string, locIndent int) {
-	w := &willRun{nodeType: "It", line: p.rs.wrLine}
+	w := willRun{nodeType: "It", line: p.rs.wrLine}
 	switch {
 	case len(texts) == 1 && locIndent == 0:
 		if nt, text, ok := parseSuiteNodeText(texts[0]); ok {
@@ -740,7 +760,8 @@ func (p *parser) willRun(texts []string, locIndent int) {
 	if p.rs.will != nil && p.run != nil {
 		p.run.Unfinished = p.rs.will.text
 	}
-	p.rs.will = w
+	p.willBuf = w
+	p.rs.will = &p.willBuf
 	p.run.Verbose = true
 }
 
@@ -765,7 +786,7 @@ func (p *parser) allowSingleLabel() bool {
 
 func (p *parser) blockLine(s string) bool {
 	b := p.rs.blk
-	isDelim := strings.TrimRight(s, " ") == delimiter
+	isDelim := isDelimiter(s)
 	if !b.locDone {
 		switch {
 		case isDelim:
@@ -780,7 +801,7 @@ func (p *parser) blockLine(s string) bool {
 		case len(b.loc) >= 2 && indent(s) == 0 && p.isMarker(s):
 			b.locDone = true
 		case len(b.loc) < 32:
-			b.loc = append(b.loc, s)
+			b.loc = append(b.loc, strings.Clone(s))
 			return true
 		default:
 			b.locDone = true
@@ -798,7 +819,7 @@ func (p *parser) blockLine(s string) bool {
 	if s != "" {
 		// Captured output: the framework's version lines (parallel runs
 		// print the BeforeSuite's output here) and interrupts.
-		p.scanOutput([]byte(s))
+		p.scanOutput(s)
 	}
 	if b.h.format == GinkgoV1 || (b.h.format == FormatAuto && p.format == GinkgoV1) {
 		p.addMsg(b, s)
@@ -820,7 +841,7 @@ func (p *parser) blockLine(s string) bool {
 	}
 	if b.done && !b.inSection && b.h.state == Panicked && b.fail.Panic == "" && indent(s) == 2 {
 		// Ginkgo v2 prints the forwarded panic after the location.
-		b.fail.Panic = strings.TrimSpace(s)
+		b.fail.Panic = strings.Clone(strings.TrimSpace(s))
 	}
 	if b.inSection || b.done {
 		return true
@@ -832,9 +853,7 @@ func (p *parser) blockLine(s string) bool {
 	return true
 }
 
-func (p *parser) addMsg(b *block, s string) { p.addMsgBytes(b, []byte(s)) }
-
-func (p *parser) addMsgBytes(b *block, s []byte) {
+func (p *parser) addMsg(b *block, s string) {
 	if b.cut {
 		return
 	}
@@ -863,8 +882,8 @@ func (p *parser) failureWhere(b *block, t string) {
 		return
 	}
 	b.done = true
-	b.fail.NodeType = t[len("In ["):e]
-	where := t[e+len("] at: "):]
+	b.fail.NodeType = strings.Clone(t[len("In ["):e])
+	where := strings.Clone(t[e+len("] at: "):])
 	if loc, at, ok := strings.Cut(where, " @ "); ok {
 		b.fail.Location, b.fail.Time = loc, at
 	} else {
@@ -876,13 +895,6 @@ func (p *parser) failureWhere(b *block, t string) {
 func (p *parser) finishBlock() {
 	b := p.rs.blk
 	p.rs.blk = nil
-	defer func() {
-		// Reuse the buffers: what the result keeps was copied out.
-		if cap(b.msg) <= 1<<20 {
-			p.msgBuf = b.msg[:0]
-		}
-		p.locBuf = b.loc[:0]
-	}()
 	spec := Spec{
 		NodeType: b.h.nodeType, State: b.h.state, Duration: b.h.duration,
 		HasDuration: b.h.hasDur, Attempts: b.h.attempts, Line: b.line, slow: b.h.slow,
@@ -896,6 +908,14 @@ func (p *parser) finishBlock() {
 		text, named = p.v2Block(b, &spec)
 	}
 	p.result(spec, text, named)
+	// Reuse the block and its buffers: what the result keeps was copied
+	// out.
+	if cap(b.msg) <= 1<<20 {
+		p.msgBuf = b.msg[:0]
+	}
+	p.locBuf = b.loc[:0]
+	*b = block{}
+	p.freeBlk = b
 }
 
 // v2Block reads the code location block and failure of a Ginkgo v2 result.
@@ -1138,7 +1158,8 @@ func (p *parser) result(spec Spec, text string, named bool) {
 	spec.Text = text
 	if p.format == GinkgoV1 && spec.NodeType == "It" && (spec.State == Passed || spec.State == Failed) {
 		p.flushHeld()
-		p.rs.held = &spec
+		held := spec
+		p.rs.held = &held
 		return
 	}
 	p.emit(spec)
@@ -1170,9 +1191,7 @@ func (p *parser) flushPending() {
 	if p.rs.wr != nil {
 		wr := p.rs.wr
 		p.rs.wr = nil
-		for _, l := range wr[1:] {
-			p.line(l)
-		}
+		p.handBack(wr[1:])
 	}
 	if p.rs.blk != nil {
 		p.finishBlock()
@@ -1246,7 +1265,7 @@ func (p *parser) summaryLine(s string) bool {
 		sum.pending = nil
 		key := spec.NodeType + "\x00" + spec.Text
 		if !p.rs.failed[key] {
-			spec.Failure = &Failure{Location: t}
+			spec.Failure = &Failure{Location: strings.Clone(t)}
 			p.emit(*spec)
 		}
 		return true
@@ -1273,6 +1292,7 @@ func (p *parser) summaryLine(s string) bool {
 		} else {
 			spec.Text = stripFailureMarks(stripLabels(rest, p.allowSingleLabel()))
 		}
+		spec.NodeType, spec.Text = strings.Clone(spec.NodeType), strings.Clone(spec.Text)
 		sum.pending = spec
 		return true
 	}

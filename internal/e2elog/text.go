@@ -77,12 +77,12 @@ func stripLabels(s string, allowSingle bool) string {
 	if !strings.HasSuffix(s, "]") {
 		return s
 	}
-	j := strings.LastIndex(s, " [")
+	j := lastIndexSpaceBracket(s)
 	if j < 0 {
 		return s
 	}
 	group := s[j+2 : len(s)-1]
-	if group == "" || strings.ContainsAny(group, "[]") {
+	if group == "" || strings.IndexByte(group, '[') >= 0 || strings.IndexByte(group, ']') >= 0 {
 		return s
 	}
 	if strings.Contains(group, ", ") {
@@ -92,6 +92,21 @@ func stripLabels(s string, allowSingle bool) string {
 		return s[:j]
 	}
 	return s
+}
+
+// lastIndexSpaceBracket is strings.LastIndex(s, " ["), searching from the
+// end, where the label group is.
+func lastIndexSpaceBracket(s string) int {
+	for {
+		i := strings.LastIndexByte(s, '[')
+		if i <= 0 {
+			return -1
+		}
+		if s[i-1] == ' ' {
+			return i - 1
+		}
+		s = s[:i]
+	}
 }
 
 // stripFailureMarks undoes what Ginkgo v2 adds to a one-line code location
@@ -161,4 +176,18 @@ func stripANSI(b []byte) []byte {
 		out = append(out, b[i])
 	}
 	return out
+}
+
+// isDelimiter reports whether s is Ginkgo's delimiter line, trailing spaces
+// allowed.
+func isDelimiter(s string) bool {
+	if len(s) < len(delimiter) || s[:len(delimiter)] != delimiter {
+		return false
+	}
+	for i := len(delimiter); i < len(s); i++ {
+		if s[i] != ' ' {
+			return false
+		}
+	}
+	return true
 }

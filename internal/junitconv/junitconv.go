@@ -118,80 +118,15 @@ type converter struct {
 	// ids numbers the distinct conformance test names seen; each run
 	// records the ones it ran in a bitset.
 	ids map[string]int
-	// conformance-relevant outcomes by normalized name (bounded by the
-	// number of distinct conformance tests).
-	outcomes map[string]coverage.Status
+	// names and outcomes of the conformance tests seen, by id (bounded by
+	// the number of distinct conformance tests).
+	names    []string
+	outcomes []coverage.Status
 	err      error
-}
-
-// spoolMemLimit is how much testcase XML is held in memory before it
-// goes to a temporary file.
-const spoolMemLimit = 2 << 20
-
-// spool holds the testcases written while the log is read, until the
-// suite totals are known: in memory up to spoolMemLimit, then in a
-// temporary file, so that memory stays bounded whatever the log's size.
-type spool struct {
-	dir   string
-	limit int
-	mem   []byte
-	f     *os.File
-	fw    *bufio.Writer
-	n     int64
-}
-
-func (s *spool) Write(p []byte) (int, error) {
-	if s.f == nil && len(s.mem)+len(p) <= s.limit {
-		if len(s.mem)+len(p) > cap(s.mem) {
-			grown := make([]byte, len(s.mem), min(max(2*cap(s.mem), len(s.mem)+len(p), 64<<10), s.limit))
-			copy(grown, s.mem)
-			s.mem = grown
-		}
-		s.mem = append(s.mem, p...)
-		s.n += int64(len(p))
-		return len(p), nil
-	}
-	if s.f == nil {
-		f, err := os.CreateTemp(s.dir, "confrun-junit-*.spool")
-		if err != nil {
-			return 0, fmt.Errorf("creating a spool file for the testcases: %w", err)
-		}
-		s.f, s.fw = f, bufio.NewWriterSize(f, 64<<10)
-		if _, err := s.fw.Write(s.mem); err != nil {
-			return 0, err
-		}
-		s.mem = nil
-	}
-	n, err := s.fw.Write(p)
-	s.n += int64(n)
-	return n, err
-}
-
-func (s *spool) WriteString(str string) (int, error) {
-	if s.f == nil && len(s.mem)+len(str) <= cap(s.mem) {
-		s.mem = append(s.mem, str...)
-		s.n += int64(len(str))
-		return len(str), nil
-	}
-	return s.Write([]byte(str))
-}
-
-// section returns the bytes written between offsets start and end.
-func (s *spool) section(start, end int64) (io.Reader, error) {
-	if s.f == nil {
-		return bytes.NewReader(s.mem[start:end]), nil
-	}
-	if err := s.fw.Flush(); err != nil {
-		return nil, fmt.Errorf("writing the testcase spool: %w", err)
-	}
-	return io.NewSectionReader(s.f, start, end-start), nil
-}
-
-func (s *spool) close() {
-	if s.f != nil {
-		_ = s.f.Close()
-		_ = os.Remove(s.f.Name())
-	}
+	// scratch holds a failure text or a test name while it is written.
+	scratch []byte
+	// badVersions are e2e test versions that name no release with data.
+	badVersions map[string]bool
 }
 
 // ConvertFile converts the log at logPath into outPath, atomically and
@@ -218,7 +153,7 @@ func ConvertFile(ctx context.Context, logPath, outPath string, force bool, opts 
 
 // Convert reads an e2e.log from in and writes the JUnit XML to out.
 func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*Result, error) {
-	c := &converter{opts: opts, outcomes: map[string]coverage.Status{}, ids: map[string]int{}}
+	c := &converter{opts: opts, ids: map[string]int{}}
 	c.spool = &spool{dir: opts.SpoolDir, limit: spoolMemLimit}
 	if opts.spoolLimit > 0 {
 		c.spool.limit = opts.spoolLimit
@@ -230,7 +165,7 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		return nil, err
 	}
 	for len(c.runs) < len(log.Runs) {
-		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n})
+		c.runs = append(c.runs, &runStats{start: c.spool.size(), end: c.spool.size()})
 	}
 	res := &Result{Format: log.Format.String(), Runs: len(log.Runs)}
 	last := log.Runs[len(log.Runs)-1]
@@ -255,7 +190,7 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		}
 	}
 
-	bw := bufio.NewWriterSize(out, 64<<10)
+	bw := bufio.NewWriterSize(out, 1<<20)
 	suites := make([]junit.Testsuite, len(log.Runs))
 	for i := range log.Runs {
 		suites[i] = c.suite(&log.Runs[i], c.runs[i], res)
@@ -327,8 +262,8 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 	}
 	if !rel.IsZero() {
 		tests := make([]coverage.Test, 0, len(c.outcomes))
-		for name, st := range c.outcomes {
-			tests = append(tests, coverage.Test{Name: name, Status: st})
+		for id, st := range c.outcomes {
+			tests = append(tests, coverage.Test{Name: c.names[id], Status: st})
 		}
 		rep, err := coverage.Check(rel, tests)
 		if err != nil {
@@ -345,18 +280,27 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 func (c *converter) parse(ctx context.Context, in io.Reader) (*e2elog.Log, error) {
 	const batchSize = 256
 	batches := make(chan []e2elog.Spec, 4)
+	free := make(chan []e2elog.Spec, 6)
 	done := make(chan error, 1)
 	var failed atomic.Bool
 	go func() {
 		var err error
 		for batch := range batches {
-			for _, s := range batch {
+			for i := range batch {
 				if err == nil {
-					if err = c.spec(s); err != nil {
+					if err = c.spec(&batch[i]); err != nil {
 						failed.Store(true)
 					}
 				}
+				batch[i] = e2elog.Spec{} // drop what it holds
 			}
+			select {
+			case free <- batch[:0]:
+			default:
+			}
+		}
+		if err == nil {
+			err = c.spool.flush()
 		}
 		done <- err
 	}()
@@ -368,7 +312,11 @@ func (c *converter) parse(ctx context.Context, in io.Reader) (*e2elog.Log, error
 		batch = append(batch, s)
 		if len(batch) == batchSize {
 			batches <- batch
-			batch = make([]e2elog.Spec, 0, batchSize)
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]e2elog.Spec, 0, batchSize)
+			}
 		}
 		return nil
 	})
@@ -402,20 +350,24 @@ func (c *converter) release(log *e2elog.Log) (release.Release, string) {
 	}
 	for i := len(log.Runs) - 1; i >= 0; i-- {
 		v := log.Runs[i].E2EVersion
-		if v == "" {
+		if v == "" || c.badVersions[v] {
 			continue
 		}
 		r, err := release.Parse(v)
 		if err == nil && release.Check(r) == nil {
 			return r, "e2e test version"
 		}
+		if c.badVersions == nil {
+			c.badVersions = map[string]bool{}
+		}
+		c.badVersions[v] = true
 	}
 	return release.Release{}, ""
 }
 
 func (c *converter) stats(run int) *runStats {
 	for len(c.runs) <= run {
-		c.runs = append(c.runs, &runStats{start: c.spool.n, end: c.spool.n})
+		c.runs = append(c.runs, &runStats{start: c.spool.size(), end: c.spool.size()})
 	}
 	return c.runs[run]
 }
@@ -433,7 +385,7 @@ func (st *runStats) add(id int) {
 }
 
 // spec writes one testcase to the spool.
-func (c *converter) spec(s e2elog.Spec) error {
+func (c *converter) spec(s *e2elog.Spec) error {
 	st := c.stats(s.Run)
 	if s.NodeType == "ReportAfterSuite" {
 		if st.reportNodeSeen || s.Text == junitReportNode {
@@ -441,19 +393,15 @@ func (c *converter) spec(s e2elog.Spec) error {
 			return nil
 		}
 	}
-	tc := testcase(s)
-	if tc.Classname == "" {
-		tc.Classname = DefaultSuite
-	}
+	sp := c.spool
 	if st.written > 0 || st.start > 0 {
-		if _, err := c.spool.WriteString("\n"); err != nil {
-			return fmt.Errorf("writing testcase %q: %w", tc.Name, err)
-		}
+		sp.buf = append(sp.buf, '\n')
 	}
-	if err := writeTestcase(c.spool, tc); err != nil {
-		return fmt.Errorf("writing testcase %q: %w", tc.Name, err)
+	sp.buf = appendSpec(sp.buf, s, &c.scratch)
+	if err := sp.flush(); err != nil {
+		return fmt.Errorf("writing testcase %q: %w", s.JUnitName(), err)
 	}
-	st.end = c.spool.n
+	st.end = sp.size()
 	st.written++
 	if s.SuiteNode() {
 		st.suiteNodes++
@@ -478,18 +426,43 @@ func (c *converter) spec(s e2elog.Spec) error {
 	if !strings.Contains(s.Text, "[Conformance]") {
 		return nil
 	}
-	name := coverage.NormalizeName(s.JUnitName())
-	id, ok := c.ids[name]
+	name := c.conformanceName(s)
+	id, ok := c.ids[string(name)]
 	if !ok {
 		id = len(c.ids)
-		c.ids[name] = id
+		key := string(name)
+		c.ids[key] = id
+		c.names = append(c.names, key)
+		c.outcomes = append(c.outcomes, coverageStatus(s.State))
 	}
 	st.add(id)
-	status := coverageStatus(s.State)
-	if prev, ok := c.outcomes[name]; !ok || prev == coverage.Skipped || status == coverage.Failed || status == coverage.Error {
-		c.outcomes[name] = status
+	if status, prev := coverageStatus(s.State), c.outcomes[id]; prev == coverage.Skipped || status == coverage.Failed || status == coverage.Error {
+		c.outcomes[id] = status
 	}
 	return nil
+}
+
+// conformanceName is coverage.NormalizeName(s.JUnitName()), built in
+// c.scratch.
+func (c *converter) conformanceName(s *e2elog.Spec) []byte {
+	var n []byte
+	if s.Format == e2elog.GinkgoV1 {
+		if s.SuiteNode() {
+			n = append(c.scratch[:0], s.NodeType...)
+		} else {
+			n = append(c.scratch[:0], s.Text...)
+		}
+	} else {
+		n = append(append(append(append(c.scratch[:0], '['), s.NodeType...), "] "...), s.Text...)
+	}
+	c.scratch = n
+	n = bytes.TrimSpace(n)
+	n = bytes.TrimPrefix(n, []byte("[It] "))
+	if bytes.Contains(n, []byte("'cat /tmp/health'")) {
+		// What NormalizeName rewrites: let it.
+		return []byte(coverage.NormalizeName(s.JUnitName()))
+	}
+	return bytes.TrimSpace(n)
 }
 
 func coverageStatus(s e2elog.State) coverage.Status {
@@ -509,81 +482,6 @@ func suiteName(run *e2elog.Run) string {
 		return run.Suite
 	}
 	return DefaultSuite
-}
-
-// testcase maps a spec to JUnit the way Ginkgo's reporter of that
-// generation does.
-func testcase(s e2elog.Spec) junit.Testcase {
-	tc := junit.Testcase{
-		Name:      xmlSafe(s.JUnitName()),
-		Classname: xmlSafe(s.Suite),
-		Status:    string(s.State),
-		Time:      "0",
-	}
-	if s.HasDuration {
-		tc.Time = strconv.FormatFloat(s.Duration.Seconds(), 'f', 3, 64)
-	}
-	f := s.Failure
-	first := xmlSafe(f.FirstLine())
-	if s.Format == e2elog.GinkgoV1 {
-		switch s.State {
-		case e2elog.Skipped, e2elog.Pending:
-			tc.Skipped = &junit.Result{Message: first}
-		case e2elog.Failed, e2elog.TimedOut, e2elog.Panicked:
-			typ := map[e2elog.State]string{e2elog.Failed: "Failure", e2elog.TimedOut: "Timeout", e2elog.Panicked: "Panic"}[s.State]
-			tc.Failure = &junit.Result{Message: first, Type: typ, Data: xmlSafe(v1FailureText(f))}
-		}
-		return tc
-	}
-	switch s.State {
-	case e2elog.Skipped:
-		msg := "skipped"
-		if r := strings.TrimSpace(strings.TrimPrefix(first, "[SKIPPED]")); r != "" {
-			msg += " - " + r
-		}
-		tc.Skipped = &junit.Result{Message: msg}
-	case e2elog.Pending:
-		tc.Skipped = &junit.Result{Message: "pending"}
-	case e2elog.Failed, e2elog.TimedOut, e2elog.Aborted:
-		tc.Failure = &junit.Result{Message: first, Type: string(s.State), Data: xmlSafe(v2FailureText(f))}
-	case e2elog.Panicked, e2elog.Interrupted:
-		msg := first
-		if s.State == e2elog.Panicked && f != nil && f.Panic != "" {
-			msg = xmlSafe(f.Panic)
-		}
-		tc.Error = &junit.Result{Message: msg, Type: string(s.State), Data: xmlSafe(v2FailureText(f))}
-	}
-	return tc
-}
-
-// v2FailureText is the failure as Ginkgo v2's JUnit description starts:
-// the message, then "In [It] at: location @ time".
-func v2FailureText(f *e2elog.Failure) string {
-	if f == nil {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(f.Message)
-	if f.Location != "" {
-		if b.Len() > 0 {
-			b.WriteByte('\n')
-		}
-		fmt.Fprintf(&b, "In [%s] at: %s", f.NodeType, f.Location)
-		if f.Time != "" {
-			b.WriteString(" @ " + f.Time)
-		}
-	}
-	b.WriteByte('\n')
-	return b.String()
-}
-
-// v1FailureText is Ginkgo v1's JUnit failure: component location,
-// message, failure location.
-func v1FailureText(f *e2elog.Failure) string {
-	if f == nil {
-		return ""
-	}
-	return f.ComponentLocation + "\n" + f.Message + "\n" + f.Location
 }
 
 // suite builds the <testsuite> element (without testcases) of one run with
@@ -679,16 +577,13 @@ func writeOpen(w *bufio.Writer, v any, name, prefix string) error {
 // properties as encoding/xml would (one tab of indentation), by hand, for
 // logs that hold many runs.
 func writeSuiteOpen(w *bufio.Writer, s junit.Testsuite) error {
-	ws := func(x string) { _, _ = w.WriteString(x) }
+	var b []byte
+	ws := func(x string) { b = append(b, x...) }
 	attr := func(name, v string, omitEmpty bool) {
 		if omitEmpty && (v == "" || v == "0") {
 			return
 		}
-		ws(" ")
-		ws(name)
-		ws(`="`)
-		_ = escapeAttr(w, v)
-		ws(`"`)
+		b = appendAttr(b, name, v)
 	}
 	itoa := strconv.Itoa
 	ws("\t<testsuite")
@@ -715,142 +610,7 @@ func writeSuiteOpen(w *bufio.Writer, s junit.Testsuite) error {
 		}
 		ws("\n\t\t</properties>")
 	}
-	return nil
-}
-
-// writeTestcase writes tc as encoding/xml would with the junit package's
-// field tags (two tabs of indentation), by hand: a log with tens of
-// thousands of specs spends most of its time here otherwise.
-func writeTestcase(w io.Writer, tc junit.Testcase) error {
-	bw, ok := w.(interface {
-		io.Writer
-		io.StringWriter
-	})
-	if !ok {
-		bw = bufio.NewWriter(w)
-	}
-	var err error
-	ws := func(s string) {
-		if err == nil {
-			_, err = bw.WriteString(s)
-		}
-	}
-	attr := func(name, v string) {
-		ws(" ")
-		ws(name)
-		ws(`="`)
-		if err == nil {
-			err = escapeAttr(bw, v)
-		}
-		ws(`"`)
-	}
-	ws("\t\t<testcase")
-	attr("name", tc.Name)
-	attr("classname", tc.Classname)
-	if tc.Time != "" {
-		attr("time", tc.Time)
-	}
-	if tc.Status != "" {
-		attr("status", tc.Status)
-	}
-	children := 0
-	for _, r := range []struct {
-		tag string
-		res *junit.Result
-	}{{"skipped", tc.Skipped}, {"error", tc.Error}, {"failure", tc.Failure}} {
-		if r.res == nil {
-			continue
-		}
-		if children == 0 {
-			ws(">")
-		}
-		children++
-		ws("\n\t\t\t<")
-		ws(r.tag)
-		attr("message", r.res.Message)
-		if r.res.Type != "" {
-			attr("type", r.res.Type)
-		}
-		ws(">")
-		if d := r.res.Data; d != "" {
-			ws("<![CDATA[")
-			for {
-				i := strings.Index(d, "]]>")
-				if i < 0 {
-					break
-				}
-				ws(d[:i])
-				ws("]]]]><![CDATA[>")
-				d = d[i+3:]
-			}
-			ws(d)
-			ws("]]>")
-		}
-		ws("</")
-		ws(r.tag)
-		ws(">")
-	}
-	if children == 0 {
-		ws("></testcase>")
-	} else {
-		ws("\n\t\t</testcase>")
-	}
-	if f, ok := bw.(*bufio.Writer); ok && f != w {
-		if ferr := f.Flush(); err == nil {
-			err = ferr
-		}
-	}
-	return err
-}
-
-// escapeAttr writes s escaped as encoding/xml escapes attribute values
-// (xml.EscapeText), without converting it to a byte slice first.
-func escapeAttr(w io.StringWriter, s string) error {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\'' && c != '&' && c != '<' && c != '>' {
-			i++
-			continue
-		}
-		var esc string
-		width := 1
-		switch c {
-		case '"':
-			esc = "&#34;"
-		case '\'':
-			esc = "&#39;"
-		case '&':
-			esc = "&amp;"
-		case '<':
-			esc = "&lt;"
-		case '>':
-			esc = "&gt;"
-		case '\t':
-			esc = "&#x9;"
-		case '\n':
-			esc = "&#xA;"
-		case '\r':
-			esc = "&#xD;"
-		default:
-			var r rune
-			r, width = utf8.DecodeRuneInString(s[i:])
-			if xmlChar(r) && !(r == utf8.RuneError && width == 1) {
-				i += width
-				continue
-			}
-			esc = "\uFFFD"
-		}
-		if _, err := w.WriteString(s[last:i]); err != nil {
-			return err
-		}
-		if _, err := w.WriteString(esc); err != nil {
-			return err
-		}
-		i += width
-		last = i
-	}
-	_, err := w.WriteString(s[last:])
+	_, err := w.Write(b)
 	return err
 }
 
@@ -865,25 +625,15 @@ func (c *converter) writeSuite(w *bufio.Writer, s junit.Testsuite, st *runStats,
 		if _, err := w.WriteString("\n"); err != nil {
 			return err
 		}
-		sec, err := c.spool.section(st.start, st.end)
-		if err != nil {
-			return err
-		}
 		// Testcases after the first in the spool start with the
 		// newline that separates them.
-		r := bufio.NewReader(sec)
-		if b, err := r.Peek(1); err == nil && b[0] == '\n' {
-			_, _ = r.Discard(1)
-		}
-		if _, err := io.Copy(w, r); err != nil {
+		if err := c.spool.copySection(w, st.start, st.end); err != nil {
 			return fmt.Errorf("copying testcases from the spool: %w", err)
 		}
 	}
 	for _, tc := range notRun {
-		if err := w.WriteByte('\n'); err != nil {
-			return err
-		}
-		if err := writeTestcase(w, tc); err != nil {
+		c.scratch = appendJUnitTestcase(append(c.scratch[:0], '\n'), tc)
+		if _, err := w.Write(c.scratch); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@
 package junit
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -123,13 +124,16 @@ func (o *options) run(cmd *cobra.Command, streams cliutil.IOStreams, logPath str
 		return err
 	}
 	if res.IsIncomplete() {
-		fmt.Fprintf(streams.ErrOut, "warning: %s is incomplete: it holds what the log holds, and says so in its Incomplete property:\n", out)
+		// One write: a log of many runs has many reasons.
+		ew := bufio.NewWriter(streams.ErrOut)
+		fmt.Fprintf(ew, "warning: %s is incomplete: it holds what the log holds, and says so in its Incomplete property:\n", out)
 		for _, why := range res.Incomplete {
-			fmt.Fprintf(streams.ErrOut, "  - %s\n", why)
+			fmt.Fprintf(ew, "  - %s\n", why)
 		}
 		if res.NamesMissing {
-			fmt.Fprintln(streams.ErrOut, "To get a complete log, run the suite with Ginkgo's -v: E2E_EXTRA_GINKGO_ARGS=-v for the conformance image (sonobuoy: --plugin-env=e2e.E2E_EXTRA_GINKGO_ARGS=-v; sonobuoy's own logs are verbose).")
+			fmt.Fprintln(ew, "To get a complete log, run the suite with Ginkgo's -v: E2E_EXTRA_GINKGO_ARGS=-v for the conformance image (sonobuoy: --plugin-env=e2e.E2E_EXTRA_GINKGO_ARGS=-v; sonobuoy's own logs are verbose).")
 		}
+		_ = ew.Flush()
 		return &cliutil.ExitError{Code: cliutil.ExitIncomplete}
 	}
 	return nil
