@@ -188,6 +188,10 @@ type nodeWork struct {
 	// images maps the pod's image index to the plan's.
 	images  []int
 	results map[int]nodeResult
+	// fallback holds the termination message's short results (no
+	// messages when many failed): used only for images the log did not
+	// report once the log has been read to its end.
+	fallback map[int]nodeResult
 	// streaming: its log is being read; streamDone: that read ended.
 	streaming, streamDone bool
 	// failure, when set, applies to every image without a result.

@@ -82,6 +82,11 @@ type cluster struct {
 	logs map[string]string
 	// created records every object the run created, by kind.
 	created []string
+	// lateLogs makes node pods' termination messages carry no failure
+	// messages (as when many images fail and the short form drops them)
+	// and their logs readable only after the pod terminated.
+	lateLogs bool
+	logReady map[string]chan struct{}
 }
 
 func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
@@ -309,16 +314,50 @@ func (c *cluster) runNodePod(ctx context.Context, pod *corev1.Pod) {
 	}
 	c.mu.Lock()
 	c.logs[pod.Name] = log.String()
+	ready := c.logGate(pod.Name)
 	c.mu.Unlock()
+	short := results
+	if c.lateLogs {
+		short = nil
+		for _, r := range results {
+			r.Message = ""
+			short = append(short, r)
+		}
+	}
 	pod = pod.DeepCopy()
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "node-pull", State: corev1.ContainerState{
-		Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Message: nodepull.FormatTermination(results, nodepull.TerminationLimit)}}}}
+		Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Message: nodepull.FormatTermination(short, nodepull.TerminationLimit)}}}}
 	if _, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
 		c.t.Error(err)
 	}
+	close(ready)
 }
 
-func (c *cluster) podLogs(_ context.Context, _, pod string) (io.ReadCloser, error) {
+// logGate returns the channel closed once pod's log may be read (c.mu held).
+func (c *cluster) logGate(pod string) chan struct{} {
+	if c.logReady == nil {
+		c.logReady = map[string]chan struct{}{}
+	}
+	ch, ok := c.logReady[pod]
+	if !ok {
+		ch = make(chan struct{})
+		c.logReady[pod] = ch
+	}
+	return ch
+}
+
+func (c *cluster) podLogs(ctx context.Context, _, pod string) (io.ReadCloser, error) {
+	c.mu.Lock()
+	ready := c.logGate(pod)
+	late := c.lateLogs
+	c.mu.Unlock()
+	if late {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return io.NopCloser(strings.NewReader(c.logs[pod])), nil
@@ -602,5 +641,30 @@ func TestCleanupFindsLeftoversEverywhere(t *testing.T) {
 	again, err := Cleanup(ctx, c.client, "", true)
 	if err != nil || !again.Empty() {
 		t.Fatalf("second cleanup = %+v, %v; want nothing left", again, err)
+	}
+}
+
+// The termination message's short results must not win over the log: when
+// many images fail the short form has no room for messages, and a run that
+// stopped at the termination status lost the registry's reason (seen on the
+// lab: one node's 34 missing images without a message).
+func TestNodeModeKeepsTheLogsReasonOverTheShortResults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, newNode("n1", "amd64"), newNode("n2", "amd64"))
+	c.lateLogs = true
+	c.kubeletForNodePods(ctx, DefaultNamespace)
+	opts := c.options(ModeNode)
+	opts.Verify = VerifyPods
+	opts.Images = append(append([]Image{}, lab...), Image{Upstream: "registry.k8s.io/nope:1.0", Target: missing})
+	rep, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"n1", "n2"} {
+		got := cellOf(t, rep, n, missing)
+		if got.Status != StatusFailed || got.Message != notFound {
+			t.Errorf("missing image on %s = %+v, want failed with the registry's message %q", n, got, notFound)
+		}
 	}
 }

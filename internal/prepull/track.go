@@ -146,10 +146,11 @@ func (r *run) watchNodePod(pod *corev1.Pod, w *nodeWork) {
 			// The termination message repeats the results in short: the
 			// fallback when the log cannot be read.
 			if results, err := nodepull.ParseTermination(t.Message); err == nil {
+				if w.fallback == nil {
+					w.fallback = map[int]nodeResult{}
+				}
 				for _, res := range results {
-					if _, seen := w.results[res.Index]; !seen {
-						w.results[res.Index] = nodeResult{res: res, at: t.FinishedAt.Time.UTC()}
-					}
+					w.fallback[res.Index] = nodeResult{res: res, at: t.FinishedAt.Time.UTC()}
 				}
 			} else if t.ExitCode != 0 {
 				w.failReason = "NodePullFailed"
@@ -225,6 +226,12 @@ func (r *run) applyNodeWork() {
 		for local, plan := range w.images {
 			c := cells[plan]
 			res, ok := w.results[local]
+			if !ok && w.streamDone {
+				// The log is read to its end without this image: take the
+				// termination message's short result. Before the end, the
+				// log may still bring the full one (with the reason).
+				res, ok = w.fallback[local]
+			}
 			switch {
 			case ok && w.check:
 				applyCheck(c, res.res)
