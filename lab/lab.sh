@@ -204,9 +204,11 @@ subjectAltName=DNS:$n,IP:$(node_ip "$n")"
 }
 
 # kubeconfig FILE USER-CERT-NAME: a kubeconfig with every certificate embedded.
+# Written atomically: every node's kube_proxy_up rewrites the shared
+# kube-proxy.kubeconfig while the kube-proxies started before read it.
 kubeconfig() {
 	local file=$1 who=$2
-	cat >"$file" <<EOF
+	cat >"$file.tmp" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
@@ -224,7 +226,8 @@ contexts:
   context: {cluster: confrun-lab, user: $who}
 current-context: confrun-lab
 EOF
-	chmod 600 "$file"
+	chmod 600 "$file.tmp"
+	mv -f "$file.tmp" "$file"
 }
 
 # ---------------------------------------------------------------- network
