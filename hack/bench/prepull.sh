@@ -103,30 +103,18 @@ run() {
 		--nodes "$sel" --include-tainted --helper-image "$LAB_REGISTRY/bench/helper:1" \
 		--verify pods --timeout 15m --report "$report" -o json >/dev/null 2>"$WORK/$name.log" ||
 		{ echo "confrun prepull failed ($name), see below"; tail -n 20 "$WORK/$name.log"; exit 1; }
-	python3 - "$report" "$name" "$((SECONDS - t0))" <<'PY'
-import json, sys
-from datetime import datetime
-r = json.load(open(sys.argv[1]))
-def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00"))
-st, s = r["stats"], r["summary"]
-ready = t(st["lastPodReady"])
-print(f'{sys.argv[2]:>5}: {s["nodes"]} nodes x {s["images"]} images = {s["nodes"]*s["images"]} cells, '
-      f'{s["pulled"]+s["present"]} on nodes, complete={r["complete"]}, wall {sys.argv[3]}s')
-print(f'       API requests: {st["apiRequests"]} ({" ".join(f"{k}={v}" for k, v in sorted(st["apiRequestsByKind"].items()))})')
-print(f'       last pod Ready -> pulls tracked: {(t(st["pullsDone"]) - ready).total_seconds():.1f}s, '
-      f'-> report: {(t(r["finished"]) - ready).total_seconds():.1f}s (of which cleanup {st["cleanupSeconds"]:.1f}s; '
-      f'lastPodReady has 1s precision)')
-print(f'REQUESTS_{sys.argv[2].upper()}={st["apiRequests"]} CELLS_{sys.argv[2].upper()}={s["nodes"]*s["images"]}')
-PY
+	jq -r --arg name "$name" --arg wall "$((SECONDS - t0))" '
+		.summary as $s | .stats as $st |
+		"\($name | (" " * (5 - length)) + .): \($s.nodes) nodes x \($s.images) images = \($s.nodes * $s.images) cells, \($s.pulled + $s.present) on nodes, complete=\(.complete), wall \($wall)s",
+		"       API requests: \($st.apiRequests) (\($st.apiRequestsByKind | to_entries | map("\(.key)=\(.value)") | join(" ")))",
+		"       last pod Ready -> pulls tracked: \($st.readyToTrackedSeconds // "?")s, -> report: \($st.readyToReportSeconds // "?")s (cleanup \($st.cleanupSeconds // 0 | . * 10 | round / 10)s; Ready times have 1s precision)",
+		"REQUESTS_\($name | ascii_upcase)=\($st.apiRequests)"' "$report"
 }
 
 echo "== prepull bench: kwok $KWOK_VERSION, $IMAGES images, $SMALL then $NODES nodes, against the lab apiserver"
 run "bench-group=small" small | tee "$WORK/small.txt"
 run "confrun.dev/bench=prepull" full | tee "$WORK/full.txt"
 eval "$(grep -h '^REQUESTS_' "$WORK/small.txt" "$WORK/full.txt")"
-python3 - "$REQUESTS_SMALL" "$REQUESTS_FULL" "$SMALL" "$NODES" "$IMAGES" <<'PY'
-import sys
-rs, rf, ns, nf, im = map(int, sys.argv[1:])
-print(f"requests ratio full/small = {rf/rs:.2f} for {nf/ns:.1f}x the nodes "
-      f"({rf/(nf*im):.4f} requests per node x image at {nf} nodes)")
-PY
+awk -v rs="$REQUESTS_SMALL" -v rf="$REQUESTS_FULL" -v ns="$SMALL" -v nf="$NODES" -v im="$IMAGES" 'BEGIN {
+	printf "requests ratio full/small = %.2f for %.1fx the nodes (%.4f requests per node x image at %d nodes)\n", rf / rs, nf / ns, rf / (nf * im), nf
+}'

@@ -83,6 +83,12 @@ type Stats struct {
 	VerifyDone *time.Time `json:"verifyDone,omitempty"`
 	// CleanupSeconds is how long removing the run's objects took.
 	CleanupSeconds float64 `json:"cleanupSeconds,omitempty"`
+	// ReadyToTrackedSeconds and ReadyToReportSeconds run from LastPodReady
+	// to PullsDone and to the report (Finished): how far confrun's view
+	// lags the cluster, and the whole tail including verification and
+	// cleanup.
+	ReadyToTrackedSeconds float64 `json:"readyToTrackedSeconds,omitempty"`
+	ReadyToReportSeconds  float64 `json:"readyToReportSeconds,omitempty"`
 }
 
 // summarize fills Summary and Complete from the nodes.

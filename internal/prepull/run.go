@@ -267,6 +267,12 @@ func (r *run) finish() {
 	}
 	r.report.sortNodes()
 	r.report.summarize()
+	if st := &r.report.Stats; st.LastPodReady != nil {
+		if st.PullsDone != nil {
+			st.ReadyToTrackedSeconds = seconds(st.PullsDone.Sub(*st.LastPodReady))
+		}
+		st.ReadyToReportSeconds = seconds(r.report.Finished.Sub(*st.LastPodReady))
+	}
 	if r.opts.Requests != nil {
 		r.report.Stats.APIRequests = r.opts.Requests.Total()
 		r.report.Stats.APIRequestsByKind = r.opts.Requests.ByKind()

@@ -555,6 +555,9 @@ func TestPodModeWithCRIVerification(t *testing.T) {
 	if rep.Stats.LastPodReady == nil || rep.Stats.PullsDone == nil || rep.Stats.PullsDone.Before(*rep.Stats.LastPodReady) {
 		t.Errorf("stats = %+v, want the last pod's Ready time before the end of the pulls", rep.Stats)
 	}
+	if rep.Stats.ReadyToReportSeconds < rep.Stats.ReadyToTrackedSeconds {
+		t.Errorf("stats = %+v: the report came before the pulls were tracked", rep.Stats)
+	}
 }
 
 func TestTimeoutAndInterruptRemoveWhatWasCreated(t *testing.T) {
