@@ -119,6 +119,10 @@ type parser struct {
 	// wrBuf holds rs.wr, willBuf rs.will
 	wrBuf   [3]string
 	willBuf willRun
+	key     []byte // failedBefore's
+	// sumSpec is the pending spec of the failure summary, sumLine its line
+	sumSpec Spec
+	sumLine []byte
 }
 
 type runState struct {
@@ -179,6 +183,46 @@ func interesting(c byte) bool {
 		return true
 	}
 	return c >= '0' && c <= '9'
+}
+
+// quiet reports whether the parser is outside any block, announcement or
+// summary: where most lines are test output, which output passes over.
+func (p *parser) quiet() bool {
+	return p.rs.blk == nil && p.rs.wr == nil && p.rs.sum == nil && !p.rs.afterDelim
+}
+
+// output takes a line read while quiet (without its newline, and without
+// terminal escapes) and, when it is test output that feed would look at
+// and let be, counts it and reports true. Otherwise it changes nothing and
+// reports false: the line is for feed.
+func (p *parser) output(b []byte) bool {
+	n := len(b)
+	for n > 0 && b[n-1] == '\r' {
+		n--
+	}
+	if n == 0 {
+		p.lineNo++
+		return true
+	}
+	if c := b[0]; c != ' ' && c != '\t' && interesting(c) {
+		return false
+	}
+	run := p.run
+	if run == nil {
+		run = &p.pre
+	}
+	if p.rs.results == 0 && (run.E2EVersion == "" || run.APIServerVersion == "") {
+		return false // scanOutput looks for the versions
+	}
+	k := 0
+	for k < n && (b[k] == ' ' || b[k] == '\t') {
+		k++
+	}
+	if t := b[k:n]; len(t) > 14 && (t[0] == 'I' && t[1] == 'n' || t[0] == 'R' && t[1] == 'e' || t[0] == 'p' && t[1] == 'a') {
+		return false // maybe an interrupt
+	}
+	p.lineNo++
+	return true
 }
 
 // feed handles one line as read (with its newline), which may be a view of
@@ -516,11 +560,19 @@ func (p *parser) countsLine(s string) bool {
 		if err != nil {
 			continue
 		}
-		if field, ok := map[string]*int{
-			"Passed": &sum.Passed, "Failed": &sum.Failed, "Flaked": &sum.Flaked,
-			"Repeated": &sum.Repeated, "Pending": &sum.Pending, "Skipped": &sum.Skipped,
-		}[f[1]]; ok {
-			*field = n
+		switch f[1] {
+		case "Passed":
+			sum.Passed = n
+		case "Failed":
+			sum.Failed = n
+		case "Flaked":
+			sum.Flaked = n
+		case "Repeated":
+			sum.Repeated = n
+		case "Pending":
+			sum.Pending = n
+		case "Skipped":
+			sum.Skipped = n
 		}
 	}
 	sum.HasCounts = true
@@ -1241,6 +1293,24 @@ func (p *parser) emit(spec Spec) {
 	}
 }
 
+// emitSummarized emits a spec only the failure summary names.
+func (p *parser) emitSummarized(spec *Spec, f *Failure) {
+	s := *spec
+	if s.NodeType != "It" {
+		s.NodeType = strings.Clone(s.NodeType)
+	}
+	s.Text = strings.Clone(s.Text)
+	s.Failure = f
+	p.emit(s)
+}
+
+// failedBefore reports whether the log reported the spec failing before
+// its summary.
+func (p *parser) failedBefore(spec *Spec) bool {
+	p.key = append(append(append(p.key[:0], spec.NodeType...), 0), spec.Text...)
+	return p.rs.failed[string(p.key)]
+}
+
 // summaryStart handles "Summarizing N Failures:".
 func (p *parser) summaryStart(s string) bool {
 	if !strings.HasPrefix(s, "Summarizing ") || !strings.Contains(s, " Failure") {
@@ -1263,10 +1333,8 @@ func (p *parser) summaryLine(s string) bool {
 	if sum.pending != nil && isLocation(t) {
 		spec := sum.pending
 		sum.pending = nil
-		key := spec.NodeType + "\x00" + spec.Text
-		if !p.rs.failed[key] {
-			spec.Failure = &Failure{Location: strings.Clone(t)}
-			p.emit(*spec)
+		if !p.failedBefore(spec) {
+			p.emitSummarized(spec, &Failure{Location: strings.Clone(t)})
 		}
 		return true
 	}
@@ -1283,7 +1351,12 @@ func (p *parser) summaryLine(s string) bool {
 		if !ok {
 			continue
 		}
-		spec := &Spec{NodeType: "It", State: hd.state, Line: p.lineNo}
+		// Kept in p.sumLine until the location that follows: most
+		// were reported already, and are not copied.
+		p.sumLine = append(p.sumLine[:0], rest...)
+		rest = view(p.sumLine)
+		p.sumSpec = Spec{NodeType: "It", State: hd.state, Line: p.lineNo}
+		spec := &p.sumSpec
 		if hd.v1 {
 			p.detect(GinkgoV1)
 			spec.Text = strings.TrimSuffix(stripV1Mark(rest), " ")
@@ -1292,7 +1365,6 @@ func (p *parser) summaryLine(s string) bool {
 		} else {
 			spec.Text = stripFailureMarks(stripLabels(rest, p.allowSingleLabel()))
 		}
-		spec.NodeType, spec.Text = strings.Clone(spec.NodeType), strings.Clone(spec.Text)
 		sum.pending = spec
 		return true
 	}
@@ -1331,8 +1403,8 @@ func (p *parser) finishRun() {
 	if p.rs.sum != nil && p.rs.sum.pending != nil {
 		spec := p.rs.sum.pending
 		p.rs.sum.pending = nil
-		if !p.rs.failed[spec.NodeType+"\x00"+spec.Text] {
-			p.emit(*spec)
+		if !p.failedBefore(spec) {
+			p.emitSummarized(spec, nil)
 		}
 	}
 	r := p.run

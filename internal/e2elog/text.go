@@ -109,6 +109,20 @@ func lastIndexSpaceBracket(s string) int {
 	}
 }
 
+// lastIndexIt is strings.LastIndex(s, " [It] ").
+func lastIndexIt(s string) int {
+	for e := len(s); ; {
+		i := strings.LastIndexByte(s[:e], '[')
+		if i < 1 {
+			return -1
+		}
+		if i+5 <= len(s) && s[i-1:i+5] == " [It] " {
+			return i - 1
+		}
+		e = i
+	}
+}
+
 // stripFailureMarks undoes what Ginkgo v2 adds to a one-line code location
 // block of a failed spec: a "TOP-LEVEL [Type] " prefix, "[It] " before the
 // leaf text, or " [Type]" after the container the failing node is in.
@@ -121,7 +135,7 @@ func stripFailureMarks(s string) string {
 	if strings.HasPrefix(s, "[It] ") {
 		return s[len("[It] "):]
 	}
-	if k := strings.LastIndex(s, " [It] "); k >= 0 {
+	if k := lastIndexIt(s); k >= 0 {
 		return s[:k] + s[k+len(" [It]"):]
 	}
 	// " [BeforeEach] " after a container text.

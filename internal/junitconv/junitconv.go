@@ -154,10 +154,11 @@ func ConvertFile(ctx context.Context, logPath, outPath string, force bool, opts 
 // Convert reads an e2e.log from in and writes the JUnit XML to out.
 func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*Result, error) {
 	c := &converter{opts: opts, ids: map[string]int{}}
-	c.spool = &spool{dir: opts.SpoolDir, limit: spoolMemLimit}
+	limit := spoolMemLimit
 	if opts.spoolLimit > 0 {
-		c.spool.limit = opts.spoolLimit
+		limit = opts.spoolLimit
 	}
+	c.spool = newSpool(opts.SpoolDir, limit)
 	defer c.spool.close()
 
 	log, err := c.parse(ctx, in)
@@ -190,7 +191,7 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		}
 	}
 
-	bw := bufio.NewWriterSize(out, 1<<20)
+	bw := bufio.NewWriterSize(out, 256<<10)
 	suites := make([]junit.Testsuite, len(log.Runs))
 	for i := range log.Runs {
 		suites[i] = c.suite(&log.Runs[i], c.runs[i], res)

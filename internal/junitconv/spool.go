@@ -1,7 +1,7 @@
 package junitconv
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -11,9 +11,13 @@ import (
 // goes to a temporary file.
 const spoolMemLimit = 2 << 20
 
-// spoolChunk is how much testcase XML is gathered before it is written to
-// the spool file.
-const spoolChunk = 256 << 10
+// spoolChunk is how much testcase XML is gathered before it is set aside
+// in memory or written to the spool file; spoolSlack is room for the
+// testcase that fills a chunk, so that appending it does not grow it.
+const (
+	spoolChunk = 256 << 10
+	spoolSlack = 128 << 10
+)
 
 // spool holds the testcases written while the log is read, until the
 // suite totals are known: in memory up to its limit, then in a temporary
@@ -22,49 +26,86 @@ const spoolChunk = 256 << 10
 type spool struct {
 	dir   string
 	limit int
-	// buf is everything written while it fits in memory; once the spool
-	// has a file, what is not yet written to it.
+	// mem are full chunks held in memory, memSize bytes, until the
+	// spool has a file.
+	mem     [][]byte
+	memSize int64
+	// buf is the chunk being filled.
 	buf     []byte
 	f       *os.File
 	written int64 // bytes in f
+	// rd reads f back, from rpos on.
+	rd   *bufio.Reader
+	rpos int64
+}
+
+func newSpool(dir string, limit int) *spool {
+	return &spool{dir: dir, limit: limit, buf: make([]byte, 0, spoolChunk+spoolSlack)}
 }
 
 // size is the number of bytes written to the spool.
-func (s *spool) size() int64 { return s.written + int64(len(s.buf)) }
+func (s *spool) size() int64 { return s.written + s.memSize + int64(len(s.buf)) }
 
-// flush moves buf to the file once it holds more than the spool keeps in
-// memory, in chunks of spoolChunk.
+// flush sets buf aside once it is full: in memory while the spool fits
+// its limit, in the file once it does not.
 func (s *spool) flush() error {
-	if s.f == nil {
-		if len(s.buf) <= s.limit {
-			return nil
+	if s.f == nil && s.size() <= int64(s.limit) {
+		if len(s.buf) >= spoolChunk {
+			s.mem = append(s.mem, s.buf)
+			s.memSize += int64(len(s.buf))
+			s.buf = make([]byte, 0, spoolChunk+spoolSlack)
 		}
-		f, err := os.CreateTemp(s.dir, "confrun-junit-*.spool")
-		if err != nil {
-			return fmt.Errorf("creating a spool file for the testcases: %w", err)
-		}
-		s.f = f
-	} else if len(s.buf) < spoolChunk {
+		return nil
+	}
+	if s.f != nil && len(s.buf) < spoolChunk {
 		return nil
 	}
 	return s.drain()
 }
 
-// drain writes buf to the file.
+// drain writes what the spool holds in memory to its file, creating it.
 func (s *spool) drain() error {
-	n, err := s.f.Write(s.buf)
-	s.written += int64(n)
-	if err != nil {
-		return fmt.Errorf("writing the testcase spool: %w", err)
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "confrun-junit-*.spool")
+		if err != nil {
+			return fmt.Errorf("creating a spool file for the testcases: %w", err)
+		}
+		// Nameless from the start: nothing is left behind, whatever
+		// happens.
+		if err := os.Remove(f.Name()); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("creating a spool file for the testcases: %w", err)
+		}
+		s.f = f
+	}
+	for len(s.mem) > 0 {
+		if err := s.write(s.mem[0]); err != nil {
+			return err
+		}
+		s.memSize -= int64(len(s.mem[0]))
+		s.mem = s.mem[1:]
+	}
+	s.mem = nil
+	if err := s.write(s.buf); err != nil {
+		return err
 	}
 	s.buf = s.buf[:0]
 	return nil
 }
 
+func (s *spool) write(b []byte) error {
+	n, err := s.f.Write(b)
+	s.written += int64(n)
+	if err != nil {
+		return fmt.Errorf("writing the testcase spool: %w", err)
+	}
+	return nil
+}
+
 // copySection writes the testcases written to the spool between offsets
 // start and end to w, without the newline that separates them from the
-// testcases before start.
-func (s *spool) copySection(w io.ReaderFrom, start, end int64) error {
+// testcases before start. Sections are copied in order.
+func (s *spool) copySection(w io.Writer, start, end int64) error {
 	if start > 0 {
 		start++
 	}
@@ -72,21 +113,39 @@ func (s *spool) copySection(w io.ReaderFrom, start, end int64) error {
 		return nil
 	}
 	if s.f == nil {
-		_, err := w.ReadFrom(bytes.NewReader(s.buf[start:end]))
-		return err
+		var off int64
+		for _, b := range append(s.mem, s.buf) {
+			from, to := max(start-off, 0), min(end-off, int64(len(b)))
+			off += int64(len(b))
+			if from >= to {
+				continue
+			}
+			if _, err := w.Write(b[from:to]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if len(s.buf) > 0 {
+	if s.rd == nil {
 		if err := s.drain(); err != nil {
 			return err
 		}
+		s.rd = bufio.NewReaderSize(io.NewSectionReader(s.f, 0, s.written), spoolChunk)
 	}
-	_, err := w.ReadFrom(io.NewSectionReader(s.f, start, end-start))
+	if _, err := s.rd.Discard(int(start - s.rpos)); err != nil {
+		return fmt.Errorf("reading the testcase spool: %w", err)
+	}
+	n, err := io.CopyN(w, s.rd, end-start)
+	s.rpos = start + n
 	return err
 }
 
+// close lets the spool file go. The kernel frees its pages as it closes
+// it, which takes a while for a large one: that is left to a goroutine, to
+// overlap with syncing the result.
 func (s *spool) close() {
-	if s.f != nil {
-		_ = s.f.Close()
-		_ = os.Remove(s.f.Name())
+	if f := s.f; f != nil {
+		s.f = nil
+		go f.Close()
 	}
 }

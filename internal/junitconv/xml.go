@@ -2,9 +2,11 @@ package junitconv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -93,6 +95,10 @@ func appendAttr(dst []byte, name, value string) []byte {
 func appendEscaped(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); {
+		if len(s)-i >= 8 && !needsEscape(le64(s[i:])) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\'' && c != '&' && c != '<' && c != '>' {
 			i++
@@ -156,12 +162,49 @@ func appendCDATA(dst []byte, d []byte) []byte {
 // xmlClean reports whether b is printable ASCII, tabs and newlines: what
 // xmlSafe returns unchanged without a closer look.
 func xmlClean(b []byte) bool {
+	i := 0
+	for ; len(b)-i >= 8; i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&hi != 0 {
+			return false
+		}
+		if less(w, 0x20) && !cleanBytes(b[i:i+8]) {
+			return false
+		}
+	}
+	return cleanBytes(b[i:])
+}
+
+func cleanBytes(b []byte) bool {
 	for _, c := range b {
 		if c < 0x20 && c != '\n' && c != '\t' && c != '\r' || c >= utf8.RuneSelf {
 			return false
 		}
 	}
 	return true
+}
+
+// Eight bytes at a time (SWAR).
+const (
+	ones = 0x0101010101010101
+	hi   = 0x8080808080808080
+)
+
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// less reports whether a byte of w is less than n (n <= 128).
+func less(w uint64, n byte) bool { return (w-ones*uint64(n))&^w&hi != 0 }
+
+// has reports whether a byte of w is c.
+func has(w uint64, c byte) bool { return less(w^(ones*uint64(c)), 1) }
+
+// needsEscape reports whether a byte of w is one appendEscaped looks at.
+func needsEscape(w uint64) bool {
+	return w&hi != 0 || less(w, 0x20) || has(w, '"') || has(w, '\'') || has(w, '&') || has(w, '<') || has(w, '>')
 }
 
 // appendSpec appends the testcase of a spec, as writeTestcase(testcase(s))
@@ -179,7 +222,7 @@ func appendSpec(dst []byte, s *e2elog.Spec, scratch *[]byte) []byte {
 		// strings.TrimSpace("[" + s.NodeType + "] " + s.Text)
 		dst = append(dst, '[')
 		dst = appendEscaped(dst, s.NodeType)
-		if text := strings.TrimRightFunc(s.Text, unicode.IsSpace); text != "" {
+		if text := trimRightSpace(s.Text); text != "" {
 			dst = append(dst, "] "...)
 			dst = appendEscaped(dst, text)
 		} else {
@@ -195,7 +238,7 @@ func appendSpec(dst []byte, s *e2elog.Spec, scratch *[]byte) []byte {
 	// strconv's 'f' format needs no escaping.
 	dst = append(dst, ` time="`...)
 	if s.HasDuration {
-		dst = strconv.AppendFloat(dst, s.Duration.Seconds(), 'f', 3, 64)
+		dst = appendSeconds(dst, s.Duration)
 	} else {
 		dst = append(dst, '0')
 	}
@@ -207,6 +250,28 @@ func appendSpec(dst []byte, s *e2elog.Spec, scratch *[]byte) []byte {
 		return appendChildren(dst, c)
 	}
 	return appendChildren(dst)
+}
+
+// trimRightSpace is strings.TrimRightFunc(s, unicode.IsSpace), quick for
+// the usual ASCII end.
+func trimRightSpace(s string) string {
+	if n := len(s); n > 0 && s[n-1] < utf8.RuneSelf && s[n-1] != ' ' && (s[n-1] < '\t' || s[n-1] > '\r') {
+		return s
+	}
+	return strings.TrimRightFunc(s, unicode.IsSpace)
+}
+
+// appendSeconds appends d's seconds as strconv.FormatFloat(d.Seconds(),
+// 'f', 3, 64) does: for whole milliseconds, the parser's durations, by
+// integer arithmetic.
+func appendSeconds(dst []byte, d time.Duration) []byte {
+	if d < 0 || d%time.Millisecond != 0 || d > 1e9*time.Second {
+		return strconv.AppendFloat(dst, d.Seconds(), 'f', 3, 64)
+	}
+	ms := int64(d / time.Millisecond)
+	dst = strconv.AppendInt(dst, ms/1000, 10)
+	f := ms % 1000
+	return append(dst, '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
 }
 
 // v1Types are Ginkgo v1's JUnit failure types.
