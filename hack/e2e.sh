@@ -17,10 +17,10 @@ fi
 cleanup() { if [ "$started" = 1 ]; then make lab-down; fi; }
 trap cleanup EXIT
 export CONFRUN_LAB_STATE="$PWD/lab/.state"
-# Tests compare confrun's conversion with a real upstream run on the lab.
-if ! ls lab/.state/samples/*/e2e.log >/dev/null 2>&1; then
-	make lab-e2e-sample
-fi
+# Tests compare confrun's conversion with a real upstream run on this lab,
+# made fresh (~30 s) so that no sample of an older lab or recipe is used.
+rm -rf lab/.state/samples
+make lab-e2e-sample
 # Only the packages with end-to-end tests: `make unit` already ran the rest.
 pkgs=$(find . -name '*_e2e_test.go' -not -path './lab/*' -exec dirname {} \; | sort -u)
 echo "e2e: testing $(echo $pkgs | wc -w) packages against the lab"
