@@ -28,6 +28,7 @@ const (
 type chunk struct {
 	buf []byte // room for a carried line (lineReader.max bytes), then the data
 	n   int    // bytes of data
+	esc int    // index in the data of its first ESC, -1 if none
 	err error  // the error that ended the input after the data
 }
 
@@ -110,19 +111,22 @@ func (lr *lineReader) head() ([]byte, int64, error) {
 func (lr *lineReader) readAhead() {
 	defer close(lr.full)
 	for {
-		var b []byte
+		c := chunk{esc: -1}
 		select {
-		case b = <-lr.free:
+		case c.buf = <-lr.free:
 		case <-lr.done:
 			return
 		}
-		n, err := read(lr.r, b[lr.max:])
+		c.n, c.err = read(lr.r, c.buf[lr.max:])
+		// Looked for here, beside the parser.
+		data := c.buf[lr.max : lr.max+c.n]
+		c.esc = bytes.IndexByte(data, 0x1b)
 		select {
-		case lr.full <- chunk{buf: b, n: n, err: err}:
+		case lr.full <- c:
 		case <-lr.done:
 			return
 		}
-		if err != nil {
+		if c.err != nil {
 			return
 		}
 	}
@@ -151,7 +155,14 @@ func (lr *lineReader) next() int64 {
 	copy(c.buf[lr.max-carry:lr.max], lr.buf[lr.start:lr.end])
 	lr.free <- lr.buf
 	lr.buf, lr.start, lr.end, lr.err = c.buf, lr.max-carry, lr.max+c.n, c.err
-	lr.esc, lr.escFrom, lr.escTo = -1, lr.start, lr.start
+	// The first ESC from here on: in the carried bytes, or where the
+	// reader found it in the data.
+	lr.esc, lr.escFrom, lr.escTo = -1, lr.start, lr.end
+	if i := bytes.IndexByte(lr.buf[lr.start:lr.max], 0x1b); i >= 0 {
+		lr.esc = lr.start + i
+	} else if c.esc >= 0 {
+		lr.esc = lr.max + c.esc
+	}
 	return int64(c.n)
 }
 
@@ -185,8 +196,10 @@ func (p *parser) readLines(ctx context.Context, lr *lineReader) error {
 			case i >= lr.max:
 				p.log.LongLines++
 				p.feed(lr.buf[from:from+lr.max], lr.hasESC(from, from+lr.max))
-			default:
-				p.feed(lr.buf[from:to], lr.hasESC(from, to))
+			case lr.hasESC(from, to):
+				p.feed(lr.buf[from:to], true)
+			case !p.quiet() || !p.output(lr.buf[from:to-1]):
+				p.feed(lr.buf[from:to], false)
 			}
 			if p.err != nil {
 				return p.err

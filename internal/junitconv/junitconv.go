@@ -141,7 +141,7 @@ func ConvertFile(ctx context.Context, logPath, outPath string, force bool, opts 
 	var res *Result
 	err = atomicfile.Write(outPath, atomicfile.Options{Force: force}, func(w io.Writer) error {
 		var cerr error
-		res, cerr = Convert(ctx, f, w, opts)
+		res, cerr = Convert(ctx, f, startWriteback(w), opts)
 		return cerr
 	})
 	if err != nil {
@@ -578,7 +578,12 @@ func writeOpen(w *bufio.Writer, v any, name, prefix string) error {
 // properties as encoding/xml would (one tab of indentation), by hand, for
 // logs that hold many runs.
 func writeSuiteOpen(w *bufio.Writer, s junit.Testsuite) error {
-	var b []byte
+	_, err := w.Write(appendSuiteOpen(nil, s))
+	return err
+}
+
+// appendSuiteOpen appends what writeSuiteOpen writes.
+func appendSuiteOpen(b []byte, s junit.Testsuite) []byte {
 	ws := func(x string) { b = append(b, x...) }
 	attr := func(name, v string, omitEmpty bool) {
 		if omitEmpty && (v == "" || v == "0") {
@@ -611,15 +616,15 @@ func writeSuiteOpen(w *bufio.Writer, s junit.Testsuite) error {
 		}
 		ws("\n\t\t</properties>")
 	}
-	_, err := w.Write(b)
-	return err
+	return b
 }
 
 func (c *converter) writeSuite(w *bufio.Writer, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
 	if _, err := w.WriteString("\n"); err != nil {
 		return err
 	}
-	if err := writeSuiteOpen(w, s); err != nil {
+	c.scratch = appendSuiteOpen(c.scratch[:0], s)
+	if _, err := w.Write(c.scratch); err != nil {
 		return err
 	}
 	if st.end > st.start {
