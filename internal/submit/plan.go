@@ -61,7 +61,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "commit:        one commit on %s, author %s\n%s\n", p.Base, p.Author, indent(p.CommitMessage, "  | "))
 	fmt.Fprintf(&b, "pull request:  %s (%s)\nbody (%s):\n%s\n", p.Title, p.PullRequestAction, p.BodySource, indent(p.Body, "  | "))
 	if len(p.VerifyFailed) > 0 {
-		fmt.Fprintf(&b, "WARNING: opened despite failing rules (--force): %s\n", strings.Join(p.VerifyFailed, ", "))
+		fmt.Fprintf(&b, "WARNING: --force: the pull request goes ahead despite failing rules: %s\n", strings.Join(p.VerifyFailed, ", "))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
