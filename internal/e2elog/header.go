@@ -103,7 +103,7 @@ func parseV2Header(s string) (header, bool) {
 		rest, h.state, h.format = rest[1:], Pending, FormatAuto
 	case strings.HasPrefix(rest, "["):
 		e := strings.IndexByte(rest, ']')
-		if e < 0 || !suiteNodeTypes[rest[1:e]] {
+		if e < 0 || !isSuiteNodeType(rest[1:e]) {
 			return h, false
 		}
 		h.nodeType, rest = rest[1:e], rest[e+1:]

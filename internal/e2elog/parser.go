@@ -123,6 +123,9 @@ type parser struct {
 	// sumSpec is the pending spec of the failure summary, sumLine its line
 	sumSpec Spec
 	sumLine []byte
+	// allow is allowSingleLabel's answer for the version allowFor
+	allowFor          string
+	allow, allowKnown bool
 }
 
 type runState struct {
@@ -827,7 +830,15 @@ func (p *parser) allowSingleLabel() bool {
 	if p.run == nil {
 		return true
 	}
-	v := strings.TrimPrefix(p.run.E2EVersion, "v")
+	if !p.allowKnown || p.allowFor != p.run.E2EVersion {
+		p.allowFor, p.allow, p.allowKnown = p.run.E2EVersion, allowSingleLabel(p.run.E2EVersion), true
+	}
+	return p.allow
+}
+
+// allowSingleLabel is parser.allowSingleLabel for an e2e test version.
+func allowSingleLabel(v string) bool {
+	v = strings.TrimPrefix(v, "v")
 	maj, rest, ok := strings.Cut(v, ".")
 	if !ok || maj != "1" {
 		return true

@@ -31,7 +31,13 @@ var nodeTypes = map[string]bool{
 // maxNodeType bounds the length of a node type ("DeferCleanup (Suite)").
 const maxNodeType = 24
 
-func isNodeType(s string) bool { return nodeTypes[s] || suiteNodeTypes[s] }
+func isNodeType(s string) bool { return nodeTypes[s] || isSuiteNodeType(s) }
+
+// isSuiteNodeType is suiteNodeTypes[s], quick for the texts that open with
+// a bracket but are no node type: those all start with a capital.
+func isSuiteNodeType(s string) bool {
+	return s != "" && s[0] >= 'A' && s[0] <= 'Z' && suiteNodeTypes[s]
+}
 
 // isLocation reports whether s (without indentation) is a Ginkgo code
 // location, "path/file.go:123".
@@ -168,7 +174,7 @@ func parseSuiteNodeText(s string) (nodeType, text string, ok bool) {
 		return "", "", false
 	}
 	e := strings.IndexByte(s, ']')
-	if e < 0 || !suiteNodeTypes[s[1:e]] {
+	if e < 0 || !isSuiteNodeType(s[1:e]) {
 		return "", "", false
 	}
 	return s[1:e], strings.TrimSpace(s[e+1:]), true

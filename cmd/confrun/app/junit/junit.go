@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -110,6 +111,7 @@ func (o *options) run(cmd *cobra.Command, streams cliutil.IOStreams, logPath str
 	if out == "" {
 		out = filepath.Join(filepath.Dir(logPath), "junit_01.xml")
 	}
+	defer collectLess()()
 	res, err := junitconv.ConvertFile(cmd.Context(), logPath, out, o.force, opts)
 	var notLog *e2elog.NotE2ELogError
 	switch {
@@ -160,4 +162,26 @@ func (o *options) table(w io.Writer, res *junitconv.Result) error {
 		return err
 	}
 	return res.Coverage.Write(w, o.maxList)
+}
+
+// gcBudget is the Go memory the conversion may use before the garbage
+// collector runs: a conversion streams, its live heap stays at a few MB
+// whatever the log's size, so this keeps peak memory where Go's default
+// (collect when the heap doubles) puts it, with a third of the
+// collections.
+const gcBudget = 20 << 20
+
+// collectLess lets the garbage collector run when the Go memory reaches
+// gcBudget instead of whenever the heap doubles, unless GOGC or GOMEMLIMIT
+// say otherwise, and returns what restores the settings.
+func collectLess() func() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	limit := debug.SetMemoryLimit(gcBudget)
+	percent := debug.SetGCPercent(-1)
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
 }
