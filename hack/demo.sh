@@ -87,6 +87,8 @@ if [ "$ARCH" = mips64el ]; then
 	"$KUBECTL" cordon $AMD64_NODES
 fi
 "$CONFRUN" run --arch "$ARCH" --product "$PRODUCT" --imagemap "$MAP" --focus "$DEMO_FOCUS" --timeout 20m --force
+# The results are on disk: remove the run from the cluster.
+"$CONFRUN" run --cleanup
 if [ "$ARCH" = mips64el ]; then
 	"$KUBECTL" uncordon $AMD64_NODES
 	trap - EXIT

@@ -41,6 +41,9 @@ for pair in $LAB_CONTAINERD_SOCKETS; do SOCKETS+=(--containerd-socket "$pair"); 
 
 now() { date +%s.%N; }
 
+# Start from a cluster without an earlier run.
+"$CONFRUN" run --cleanup >/dev/null
+
 # sonobuoy itself, configured as confrun configures it: the e2e plugin only,
 # the lab images, IfNotPresent, and the aggregator advertised by DNS name
 # (the lab's sonobuoy is built with a Go that rejects bracketed IPs).
@@ -50,7 +53,8 @@ t0=$(now)
 "$SONOBUOY" run --config "$work/sono-dns.json" --plugin e2e --e2e-focus "$FOCUS" \
 	--sonobuoy-image "$SONO_IMAGE" --kube-conformance-image "$CONF_IMAGE" \
 	--image-pull-policy IfNotPresent --force-image-pull-policy \
-	--plugin-env e2e.E2E_EXTRA_GINKGO_ARGS=-v --wait >"$work/sonobuoy-run.log" 2>&1
+	--plugin-env e2e.E2E_EXTRA_GINKGO_ARGS=-v --wait >"$work/sonobuoy-run.log" 2>&1 ||
+	{ cat "$work/sonobuoy-run.log" >&2; exit 1; }
 mkdir -p "$work/sono-results"
 "$SONOBUOY" retrieve "$work/sono-results" >/dev/null
 t1=$(now)
