@@ -19,7 +19,7 @@ const (
 	chunkData = 256 << 10
 	// chunks is the number of chunk buffers: one parsed, the others read
 	// ahead.
-	chunks = 2
+	chunks = 4
 	// maxHead is how much of the log Parse looks at to tell whether it is
 	// a text log.
 	maxHead = 64 << 10
