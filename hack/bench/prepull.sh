@@ -9,7 +9,8 @@
 # pod creation is the DaemonSet controller's, so barely at all), never with
 # nodes x images x time.
 #
-# Needs the lab (`make lab-up`); skips with a message otherwise.
+# Needs the lab (`make lab-up`; CONFRUN_LAB_STATE names another lab's
+# state directory, as for the e2e tests); skips with a message otherwise.
 # NODES (default 200), SMALL (default 50), IMAGES (default 40).
 set -euo pipefail
 
@@ -19,7 +20,7 @@ SMALL=${SMALL:-50}
 IMAGES=${IMAGES:-40}
 KWOK_VERSION=v0.7.0
 NS=confrun-prepull-bench
-STATE=$ROOT/lab/.state
+STATE=${CONFRUN_LAB_STATE:-$ROOT/lab/.state}
 
 if [[ ! -f $STATE/env ]]; then
 	echo "prepull bench: skipped, the lab is not up (make lab-up)"
