@@ -2,11 +2,9 @@ package submit
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/confrun/confrun/internal/e2elog/e2elogtest"
 	"github.com/confrun/confrun/internal/submit/submittest"
 )
 
@@ -315,7 +314,7 @@ func TestVerifyMissingFilesSkipDependentRules(t *testing.T) {
 	}
 }
 
-// realSample unpacks a testdata pair into root/v1.34/<product>/ with the
+// realSample copies a real sample pair (internal/e2elog/testdata/samples) into root/v1.34/<product>/ with the
 // good README.md and PRODUCT.yaml.
 func realSample(t *testing.T, logFrom, junitFrom string) string {
 	t.Helper()
@@ -323,34 +322,19 @@ func realSample(t *testing.T, logFrom, junitFrom string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	gunzip(t, filepath.Join("testdata", logFrom, "e2e.log.gz"), filepath.Join(dir, FileE2ELog))
-	gunzip(t, filepath.Join("testdata", junitFrom, "junit_01.xml.gz"), filepath.Join(dir, FileJUnit))
-	for name, content := range map[string]string{FileReadme: submittest.Readme("sample"), FileProduct: submittest.ProductYAML("sample")} {
+	log, err := os.ReadFile(filepath.Join(e2elogtest.SampleDir(logFrom), FileE2ELog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		FileE2ELog: string(log), FileJUnit: string(e2elogtest.JUnit(t, e2elogtest.SampleDir(junitFrom))),
+		FileReadme: submittest.Readme("sample"), FileProduct: submittest.ProductYAML("sample"),
+	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return dir
-}
-
-func gunzip(t *testing.T, from, to string) {
-	t.Helper()
-	f, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestVerifyRealRun(t *testing.T) {
