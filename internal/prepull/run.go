@@ -164,6 +164,7 @@ type run struct {
 	nodePods map[string]*nodeWork
 	bar      *progress.Bar
 	printed  map[string]bool
+	cache    *parseCache
 
 	nodes  cache.Indexer
 	pods   cache.Indexer
@@ -219,7 +220,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	r := &run{opts: opts, notify: make(chan struct{}, 1), lines: make(chan podLine, 256),
-		nodePods: map[string]*nodeWork{}, printed: map[string]bool{}}
+		nodePods: map[string]*nodeWork{}, printed: map[string]bool{}, cache: newCache()}
 	r.report = &Report{APIVersion: ReportAPIVersion, Kind: ReportKind, Mode: opts.Mode, Arch: opts.Selection.Arch,
 		Verify: opts.Verify, Started: opts.Now().UTC()}
 	if opts.Selection.Selector != nil && !opts.Selection.Selector.Empty() {
@@ -353,7 +354,7 @@ func (r *run) makePlan() error {
 			continue
 		}
 		node := r.node(n.Name)
-		ni := indexNodeImages(node)
+		ni := r.cache.nodeImages(node)
 		cells := make([]*ImageResult, len(plan.Images))
 		for i, im := range plan.Images {
 			c := &ImageResult{Target: im.Target, Status: StatusPending}
@@ -362,7 +363,7 @@ func (r *run) makePlan() error {
 				c.Status = StatusNodeNotReady
 				c.Note = "the node's Ready condition is not True"
 			default:
-				if size, ok := r.findOnNode(ni, im, ""); ok {
+				if size, ok := r.findOnNode(ni, i, ""); ok {
 					c.Status, c.SizeBytes, c.Verified = StatusPresent, size, VerifiedNodeStatus
 				}
 			}
@@ -378,13 +379,13 @@ func (r *run) makePlan() error {
 	return nil
 }
 
-// findOnNode looks an image up in a node's status: in node mode under
-// every name it must have.
-func (r *run) findOnNode(ni nodeImages, im PlanImage, imageRef string) (int64, bool) {
+// findOnNode looks plan image i up in a node's status: in node mode
+// under every name it must have.
+func (r *run) findOnNode(ni nodeImages, i int, imageRef string) (int64, bool) {
 	if r.opts.Mode == ModeNode {
-		return ni.findAll(imageNames(im, true))
+		return ni.findAll(r.cache.imageNames(r.plan.Images, true)[i])
 	}
-	return ni.find(imageNames(im, false), imageRef)
+	return ni.find(r.cache.imageNames(r.plan.Images, false)[i], imageRef)
 }
 
 // todo returns, per target node, the indexes of the images still to pull.

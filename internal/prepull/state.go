@@ -148,47 +148,87 @@ var (
 	failedRE  = regexp.MustCompile(`^Failed to pull image "([^"]*)": (.*)`)
 )
 
-// applyEvent updates r from one of the kubelet's events about the
-// container of the image. It reports whether the event was about a pull.
-func applyEvent(r *ImageResult, ev *corev1.Event) bool {
-	when := eventTime(ev)
+// eventKind is what a kubelet event says about an image.
+type eventKind int
+
+const (
+	eventOther eventKind = iota
+	eventPresent
+	eventPulled
+	eventFailed
+)
+
+// eventInfo is a kubelet event, parsed once.
+type eventInfo struct {
+	kind    eventKind
+	seconds float64
+	size    int64
+	at      time.Time
+	message string
+}
+
+// parseEvent reads one of the kubelet's image events.
+func parseEvent(ev *corev1.Event) eventInfo {
 	msg := strings.TrimSpace(ev.Message)
-	switch {
-	case ev.Reason == "Pulled" && presentRE.MatchString(msg):
+	switch ev.Reason {
+	case "Pulled":
+		if presentRE.MatchString(msg) {
+			return eventInfo{kind: eventPresent}
+		}
+		m := pulledRE.FindStringSubmatch(msg)
+		if m == nil {
+			return eventInfo{}
+		}
+		e := eventInfo{kind: eventPulled, at: eventTime(ev)}
+		if d, err := time.ParseDuration(m[2]); err == nil {
+			e.seconds = seconds(d)
+		}
+		if m[4] != "" {
+			e.size, _ = strconv.ParseInt(m[4], 10, 64)
+		}
+		return e
+	case "Failed":
+		if m := failedRE.FindStringSubmatch(msg); m != nil {
+			_, text := pullFailure("ErrImagePull", m[2])
+			return eventInfo{kind: eventFailed, message: text}
+		}
+	}
+	return eventInfo{}
+}
+
+// apply updates r from the event. It reports whether the event was about
+// a pull.
+func (e eventInfo) apply(r *ImageResult) bool {
+	switch e.kind {
+	case eventPresent:
 		if r.Status != StatusPulled || r.PullSeconds == 0 {
 			r.Status, r.Reason, r.Message = StatusPresent, "", ""
 		}
-		return true
-	case ev.Reason == "Pulled":
-		m := pulledRE.FindStringSubmatch(msg)
-		if m == nil {
-			return false
-		}
+	case eventPulled:
 		r.Status, r.Reason, r.Message = StatusPulled, "", ""
-		if d, err := time.ParseDuration(m[2]); err == nil {
-			r.PullSeconds = seconds(d)
+		r.PullSeconds, r.SizeBytes = e.seconds, e.size
+		if !e.at.IsZero() {
+			at := e.at
+			r.PulledAt = &at
 		}
-		if m[4] != "" {
-			r.SizeBytes, _ = strconv.ParseInt(m[4], 10, 64)
-		}
-		if !when.IsZero() {
-			r.PulledAt = &when
-		}
-		return true
-	case ev.Reason == "Failed":
-		m := failedRE.FindStringSubmatch(msg)
-		if m == nil || r.OnNode() {
-			return m != nil
+	case eventFailed:
+		if r.OnNode() {
+			return true
 		}
 		r.Status = StatusFailed
 		if r.Reason == "" {
 			r.Reason = "ErrImagePull"
 		}
-		_, r.Message = pullFailure(r.Reason, m[2])
-		return true
+		r.Message = e.message
+	default:
+		return false
 	}
-	return false
+	return true
 }
+
+// applyEvent updates r from one of the kubelet's events about the
+// container of the image. It reports whether the event was about a pull.
+func applyEvent(r *ImageResult, ev *corev1.Event) bool { return parseEvent(ev).apply(r) }
 
 // seconds is d in seconds, to the millisecond (what the kubelet reports).
 func seconds(d time.Duration) float64 {
@@ -258,6 +298,68 @@ func indexNodeImages(n *corev1.Node) nodeImages {
 		}
 	}
 	return ni
+}
+
+// cache keeps what a recomputation would otherwise parse again: parsed
+// events and indexed node images, by object and resourceVersion, and each
+// plan image's names. Objects without a resourceVersion are not cached.
+type parseCache struct {
+	events map[string]cachedEvent
+	nodes  map[string]cachedNode
+	names  map[bool][][]string
+}
+
+type cachedEvent struct {
+	rv   string
+	info eventInfo
+}
+
+type cachedNode struct {
+	rv string
+	ni nodeImages
+}
+
+func newCache() *parseCache {
+	return &parseCache{events: map[string]cachedEvent{}, nodes: map[string]cachedNode{}, names: map[bool][][]string{}}
+}
+
+func (c *parseCache) event(ev *corev1.Event) eventInfo {
+	key, rv := string(ev.UID), ev.ResourceVersion
+	if key == "" {
+		key = ev.Namespace + "/" + ev.Name
+	}
+	if e, ok := c.events[key]; ok && rv != "" && e.rv == rv {
+		return e.info
+	}
+	info := parseEvent(ev)
+	if rv != "" {
+		c.events[key] = cachedEvent{rv: rv, info: info}
+	}
+	return info
+}
+
+func (c *parseCache) nodeImages(n *corev1.Node) nodeImages {
+	if e, ok := c.nodes[n.Name]; ok && n.ResourceVersion != "" && e.rv == n.ResourceVersion {
+		return e.ni
+	}
+	ni := indexNodeImages(n)
+	if n.ResourceVersion != "" {
+		c.nodes[n.Name] = cachedNode{rv: n.ResourceVersion, ni: ni}
+	}
+	return ni
+}
+
+// imageNames returns imageNames for every plan image, computed once.
+func (c *parseCache) imageNames(images []PlanImage, withUpstreams bool) [][]string {
+	if got, ok := c.names[withUpstreams]; ok && len(got) == len(images) {
+		return got
+	}
+	out := make([][]string, len(images))
+	for i, im := range images {
+		out[i] = imageNames(im, withUpstreams)
+	}
+	c.names[withUpstreams] = out
+	return out
 }
 
 // find looks an image up by any of its names or by its digest reference.

@@ -75,7 +75,7 @@ func (r *run) applyPods() {
 			continue
 		}
 		if i, ok := containerIndex(fieldContainer(ev.InvolvedObject.FieldPath)); ok && i < len(r.dsImages) {
-			applyEvent(r.cells[node][r.dsImages[i]], ev)
+			r.cache.event(ev).apply(r.cells[node][r.dsImages[i]])
 		}
 	}
 	for _, o := range r.pods.List() {
@@ -273,7 +273,7 @@ func (r *run) applyVerification() {
 		if node == nil {
 			continue
 		}
-		ni := indexNodeImages(node)
+		ni := r.cache.nodeImages(node)
 		for i, c := range r.cells[n.Name] {
 			if !c.OnNode() || c.Verified != "" {
 				continue
@@ -283,7 +283,7 @@ func (r *run) applyVerification() {
 				// On the node per the kubelet's container statuses and events.
 				c.Verified = VerifiedPod
 			case r.opts.Verify == VerifyNodeStatus:
-				if size, ok := r.findOnNode(ni, r.plan.Images[i], c.ImageRef); ok {
+				if size, ok := r.findOnNode(ni, i, c.ImageRef); ok {
 					c.Verified = VerifiedNodeStatus
 					if c.SizeBytes == 0 {
 						c.SizeBytes = size

@@ -1,0 +1,71 @@
+package prepull
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+)
+
+// BenchmarkRecompute200x40 is the cost of one state recomputation (done on
+// every coalesced watch event) with 200 nodes x 40 images, every container
+// running and every pull reported by an event.
+func BenchmarkRecompute200x40(b *testing.B) {
+	const nodes, images = 200, 40
+	var imgs []Image
+	for i := 0; i < images; i++ {
+		imgs = append(imgs, Image{Upstream: fmt.Sprintf("registry.k8s.io/x/img-%d:1", i), Target: fmt.Sprintf("reg:5000/x/img-%d:1", i)})
+	}
+	var nodeList []corev1.Node
+	newIndexer := func() cache.Indexer { return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}) }
+	r := &run{opts: Options{RunID: "b", Verify: VerifyNodeStatus}, report: &Report{}, nodes: newIndexer(), pods: newIndexer(),
+		events: newIndexer(), nodePods: map[string]*nodeWork{}, cache: newCache()}
+	for n := 0; n < nodes; n++ {
+		node := newNode(fmt.Sprintf("n%d", n), "amd64")
+		node.ResourceVersion = "1"
+		for _, im := range imgs {
+			node.Status.Images = append(node.Status.Images, corev1.ContainerImage{Names: []string{im.Target}, SizeBytes: 1})
+		}
+		nodeList = append(nodeList, *node)
+		_ = r.nodes.Add(node)
+	}
+	plan, err := MakePlan(nodeList, imgs, Selection{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.plan = plan
+	r.cells, r.initial = map[string][]*ImageResult{}, map[string][]ImageResult{}
+	for _, n := range plan.Nodes {
+		for i, im := range plan.Images {
+			r.cells[n.Name] = append(r.cells[n.Name], &ImageResult{Target: im.Target, Status: StatusPending})
+			r.initial[n.Name] = append(r.initial[n.Name], ImageResult{Target: im.Target, Status: StatusPending})
+			r.dsImages = append(r.dsImages[:i], i)
+		}
+	}
+	r.dsNodes = nodes
+	for n := 0; n < nodes; n++ {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%d", n), Namespace: "ns", Labels: ownLabels("b")},
+			Spec: corev1.PodSpec{NodeName: fmt.Sprintf("n%d", n)}}
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}}
+		for i := 0; i < images; i++ {
+			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: containerName(i),
+				ImageID: fmt.Sprintf("reg:5000/x/img-%d@sha256:%064d", i, i), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
+			_ = r.events.Add(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("e%d.%d", n, i), Namespace: "ns", ResourceVersion: "1",
+				UID: types.UID(fmt.Sprintf("u%d.%d", n, i))},
+				InvolvedObject: corev1.ObjectReference{Name: pod.Name, FieldPath: fmt.Sprintf("spec.containers{%s}", containerName(i))},
+				Reason:         "Pulled", Message: fmt.Sprintf(`Successfully pulled image "reg:5000/x/img-%d:1" in 1.2s (1.3s including waiting). Image size: 1000 bytes.`, i)})
+		}
+		_ = r.pods.Add(pod)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r.recompute()
+	}
+	b.StopTimer()
+	if !r.allDone() || !r.allVerified() {
+		b.Fatal("not every cell done and verified")
+	}
+}
