@@ -54,10 +54,46 @@ func Cleanup(ctx context.Context, client kubernetes.Interface, namespace string,
 			nss.Items = append(nss.Items, *ns)
 		}
 	}
-	gone := map[string]bool{}
+	ours := map[string]bool{}
 	for _, ns := range nss.Items {
-		gone[ns.Name] = true
+		ours[ns.Name] = true
 		res.Namespaces = append(res.Namespaces, ns.Name)
+	}
+	dss, err := client.AppsV1().DaemonSets(scope).List(ctx, sel)
+	if err != nil {
+		return res, fmt.Errorf("listing confrun's DaemonSets: %w", err)
+	}
+	pods, err := client.CoreV1().Pods(scope).List(ctx, sel)
+	if err != nil {
+		return res, fmt.Errorf("listing confrun's pods: %w", err)
+	}
+	// Workloads go first, in confrun's namespaces too: the namespace
+	// controller retries a namespace with content left with a growing
+	// back-off, and a DaemonSet recreates pods deleted before it.
+	withWork := map[string]bool{}
+	for _, ds := range dss.Items {
+		withWork[ds.Namespace] = true
+		if !ours[ds.Namespace] {
+			res.DaemonSets = append(res.DaemonSets, ds.Namespace+"/"+ds.Name)
+		}
+	}
+	for _, p := range pods.Items {
+		withWork[p.Namespace] = true
+		if !ours[p.Namespace] {
+			res.Pods++
+		}
+	}
+	for _, ns := range sortedKeys(withWork) {
+		if err := deleteOwnWorkloads(ctx, client, ns); err != nil {
+			return res, err
+		}
+	}
+	if wait && len(withWork) > 0 {
+		if err := waitPodsGone(ctx, client, scope, ownSelector()); err != nil {
+			return res, err
+		}
+	}
+	for _, ns := range nss.Items {
 		if ns.DeletionTimestamp != nil {
 			continue
 		}
@@ -65,50 +101,12 @@ func Cleanup(ctx context.Context, client kubernetes.Interface, namespace string,
 			return res, fmt.Errorf("deleting namespace %s: %w", ns.Name, err)
 		}
 	}
-	// Workloads in namespaces that are not confrun's.
-	dss, err := client.AppsV1().DaemonSets(scope).List(ctx, sel)
-	if err != nil {
-		return res, fmt.Errorf("listing confrun's DaemonSets: %w", err)
-	}
-	for _, ds := range dss.Items {
-		if gone[ds.Namespace] {
-			continue
-		}
-		res.DaemonSets = append(res.DaemonSets, ds.Namespace+"/"+ds.Name)
-	}
-	pods, err := client.CoreV1().Pods(scope).List(ctx, sel)
-	if err != nil {
-		return res, fmt.Errorf("listing confrun's pods: %w", err)
-	}
-	podNS := map[string]bool{}
-	for _, p := range pods.Items {
-		if !gone[p.Namespace] {
-			res.Pods++
-			podNS[p.Namespace] = true
-		}
-	}
-	for ns := range podNS {
-		if err := deleteOwnWorkloads(ctx, client, ns); err != nil {
-			return res, err
-		}
-	}
-	for _, ds := range dss.Items {
-		if !gone[ds.Namespace] && !podNS[ds.Namespace] {
-			if err := deleteOwnWorkloads(ctx, client, ds.Namespace); err != nil {
-				return res, err
-			}
-			podNS[ds.Namespace] = true
-		}
-	}
 	sort.Strings(res.Namespaces)
 	sort.Strings(res.DaemonSets)
-	if !wait || res.Empty() {
+	if !wait {
 		return res, nil
 	}
-	if err := waitNamespacesGone(ctx, client, res.Namespaces); err != nil {
-		return res, err
-	}
-	return res, waitPodsGone(ctx, client, scope, ownSelector())
+	return res, waitNamespacesGone(ctx, client, res.Namespaces)
 }
 
 // CleanupRun removes what one run created: the namespace when it is
@@ -123,9 +121,14 @@ func CleanupRun(ctx context.Context, client kubernetes.Interface, namespace, run
 		return fmt.Errorf("reading namespace %s: %w", namespace, err)
 	}
 	if ns.Labels[LabelManagedBy] == ManagedBy && ns.Labels[LabelComponent] == Component {
-		// The DaemonSet first: the namespace controller may delete pods
-		// before it, and the DaemonSet controller would recreate them.
+		// The DaemonSet and pods first, and wait for them: the namespace
+		// controller retries a namespace with content left with a growing
+		// back-off (tens of seconds), and the DaemonSet controller would
+		// recreate pods it deleted before the DaemonSet.
 		if err := deleteWorkloads(ctx, client, namespace, runSelector(runID)); err != nil {
+			return err
+		}
+		if err := waitPodsGone(ctx, client, namespace, runSelector(runID)); err != nil {
 			return err
 		}
 		if ns.DeletionTimestamp == nil {

@@ -80,6 +80,11 @@ type Options struct {
 	// Keep leaves the namespace and pods in place (debugging).
 	Keep bool
 
+	// OnReport, when set, receives the final report of a run that was not
+	// interrupted, before the cleanup (which then only adds its duration,
+	// warnings and requests to the returned report).
+	OnReport func(*Report) error
+
 	// Progress receives the live view (nil: none); TTY selects the bar.
 	Progress io.Writer
 	TTY      bool
@@ -240,10 +245,19 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	err := r.pullAndVerify(ctx, runCtx)
+	r.finish()
+	if err == nil && opts.OnReport != nil {
+		// The report is final before the cleanup: hand it over now, so
+		// that it is on disk even if the cleanup takes long or is cut.
+		err = opts.OnReport(r.report)
+	}
 	if !opts.Keep && r.created {
 		// A fresh context: the run's may be cancelled (Ctrl-C).
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		t0 := time.Now()
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "removing what the run created (namespace %s)\n", opts.Namespace)
+		}
 		if cerr := CleanupRun(cctx, opts.Client, opts.Namespace, opts.RunID); cerr != nil {
 			r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("cleanup: %v (run `confrun prepull --cleanup`)", cerr))
 		}
@@ -252,7 +266,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	} else if opts.Keep && r.created {
 		r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("--keep: namespace %s and its pods were left in place; remove them with `confrun prepull --cleanup`", opts.Namespace))
 	}
-	r.finish()
+	if opts.Requests != nil {
+		r.report.Stats.APIRequests = opts.Requests.Total()
+		r.report.Stats.APIRequestsByKind = opts.Requests.ByKind()
+	}
 	return r.report, err
 }
 

@@ -399,7 +399,19 @@ func TestPodModePullsVerifiesAndCleansUp(t *testing.T) {
 	opts.Images = append(append([]Image{}, lab...), Image{Upstream: "registry.k8s.io/nope:1.0", Target: missing})
 	var progress bytes.Buffer
 	opts.Progress = &progress
+	var handed []*Report
+	opts.OnReport = func(r *Report) error {
+		// Handed over before the cleanup, complete.
+		if _, err := c.client.CoreV1().Namespaces().Get(ctx, DefaultNamespace, metav1.GetOptions{}); err != nil {
+			t.Errorf("report handed over after the cleanup: %v", err)
+		}
+		handed = append(handed, r)
+		return nil
+	}
 	rep, err := Run(ctx, opts)
+	if len(handed) != 1 || handed[0] != rep || handed[0].Summary.Pulled != 5 {
+		t.Errorf("OnReport got %d reports", len(handed))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,6 +583,8 @@ func TestTimeoutAndInterruptRemoveWhatWasCreated(t *testing.T) {
 			c := newCluster(t, newNode("n1", "amd64"))
 			// No kubelet: nothing ever happens on the node.
 			opts := c.options(ModePod)
+			handed := 0
+			opts.OnReport = func(*Report) error { handed++; return nil }
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
 			if tc.interrupt {
@@ -587,7 +601,13 @@ func TestTimeoutAndInterruptRemoveWhatWasCreated(t *testing.T) {
 				if !errors.Is(err, context.Canceled) {
 					t.Fatalf("err = %v, want context.Canceled", err)
 				}
+				if handed != 0 {
+					t.Error("an interrupted run handed over its report")
+				}
 			} else {
+				if handed != 1 {
+					t.Errorf("report handed over %d times", handed)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}

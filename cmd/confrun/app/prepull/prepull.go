@@ -150,6 +150,13 @@ func run(ctx context.Context, f *flags, streams cliutil.IOStreams) error {
 	if opts.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return fmt.Errorf("creating Kubernetes client: %w", err)
 	}
+	opts.OnReport = func(rep *prepull.Report) error {
+		if err := atomicfile.Write(reportPath, atomicfile.Options{Force: f.force}, rep.WriteJSON); err != nil {
+			return err
+		}
+		fmt.Fprintf(streams.ErrOut, "report: %s\n", reportPath)
+		return nil
+	}
 	rep, err := prepull.Run(ctx, opts)
 	if errors.Is(err, prepull.ErrNoNodes) {
 		return cliutil.WithExitCode(cliutil.ExitUsage, fmt.Errorf("%w (check --arch and --nodes)", err))
@@ -160,10 +167,6 @@ func run(ctx context.Context, f *flags, streams cliutil.IOStreams) error {
 		}
 		return err
 	}
-	if err := atomicfile.Write(reportPath, atomicfile.Options{Force: f.force}, rep.WriteJSON); err != nil {
-		return err
-	}
-	fmt.Fprintf(streams.ErrOut, "report: %s\n", reportPath)
 	if err := f.out.Print(streams.Out, rep, rep.PrintTable); err != nil {
 		return err
 	}
