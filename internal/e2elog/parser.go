@@ -587,6 +587,10 @@ func (p *parser) countsLine(s string) bool {
 // progress JSON ({"msg":"PASSED ..."}), which can share a line.
 func (p *parser) dotsOrJSON(s string) bool {
 	i, skipped, pending, passed := 0, 0, 0, 0
+	if s[0] == 'S' && strings.Count(s, "S") == len(s) {
+		// A line of skipped specs, counted at once.
+		i, skipped = len(s), len(s)
+	}
 scan:
 	for i < len(s) {
 		switch c := s[i]; {
@@ -622,12 +626,8 @@ scan:
 	return true
 }
 
-// skips counts the 'S' that start s: quickly when it is all 'S', as a
-// line of skipped specs is.
+// skips counts the 'S' that start s, eight at a time.
 func skips(s string) int {
-	if strings.Count(s, "S") == len(s) {
-		return len(s)
-	}
 	const eight = 0x5353535353535353 // "SSSSSSSS"
 	n := 0
 	for len(s)-n >= 8 && binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[n:]), 8)) == eight {

@@ -191,7 +191,6 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		}
 	}
 
-	bw := bufio.NewWriterSize(out, 256<<10)
 	suites := make([]junit.Testsuite, len(log.Runs))
 	for i := range log.Runs {
 		suites[i] = c.suite(&log.Runs[i], c.runs[i], res)
@@ -232,22 +231,19 @@ func Convert(ctx context.Context, in io.Reader, out io.Writer, opts Options) (*R
 		res.Disabled += s.Disabled
 		res.Testcases += c.runs[i].written + len(notRun[i])
 	}
-	if _, err := bw.WriteString(xml.Header); err != nil {
-		return nil, err
-	}
-	if err := writeOpen(bw, top, "testsuites", ""); err != nil {
+	o := &output{w: out, buf: make([]byte, 0, outputChunk+outputSlack)}
+	o.buf = append(o.buf, xml.Header...)
+	if o.buf, err = appendOpen(o.buf, top, "testsuites", ""); err != nil {
 		return nil, err
 	}
 	for i, s := range suites {
-		if err := c.writeSuite(bw, s, c.runs[i], notRun[i]); err != nil {
+		if err := c.writeSuite(o, s, c.runs[i], notRun[i]); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := bw.WriteString("\n</testsuites>\n"); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("writing the JUnit XML: %w", err)
+	o.buf = append(o.buf, "\n</testsuites>\n"...)
+	if o.flush(); o.err != nil {
+		return nil, fmt.Errorf("writing the JUnit XML: %w", o.err)
 	}
 
 	for _, run := range log.Runs {
@@ -556,22 +552,31 @@ func (c *converter) suite(run *e2elog.Run, st *runStats, res *Result) junit.Test
 // writeOpen writes the start tag of element name holding v (with its
 // attributes and children) without closing it.
 func writeOpen(w *bufio.Writer, v any, name, prefix string) error {
+	b, err := appendOpen(nil, v, name, prefix)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// appendOpen appends what writeOpen writes.
+func appendOpen(dst []byte, v any, name, prefix string) ([]byte, error) {
 	var buf strings.Builder
 	enc := xml.NewEncoder(&buf)
 	enc.Indent(prefix, "\t")
 	if err := enc.EncodeElement(v, xml.StartElement{Name: xml.Name{Local: name}}); err != nil {
-		return fmt.Errorf("encoding JUnit XML: %w", err)
+		return dst, fmt.Errorf("encoding JUnit XML: %w", err)
 	}
 	if err := enc.Flush(); err != nil {
-		return fmt.Errorf("encoding JUnit XML: %w", err)
+		return dst, fmt.Errorf("encoding JUnit XML: %w", err)
 	}
 	s := buf.String()
 	i := strings.LastIndex(s, "</"+name+">")
 	if i < 0 {
-		return errors.New("encoding JUnit XML: no closing tag")
+		return dst, errors.New("encoding JUnit XML: no closing tag")
 	}
-	_, err := w.WriteString(strings.TrimRight(s[:i], " \t\n"))
-	return err
+	return append(dst, strings.TrimRight(s[:i], " \t\n")...), nil
 }
 
 // writeSuiteOpen writes the start of a <testsuite> element and its
@@ -619,32 +624,52 @@ func appendSuiteOpen(b []byte, s junit.Testsuite) []byte {
 	return b
 }
 
-func (c *converter) writeSuite(w *bufio.Writer, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
-	if _, err := w.WriteString("\n"); err != nil {
-		return err
-	}
-	c.scratch = appendSuiteOpen(c.scratch[:0], s)
-	if _, err := w.Write(c.scratch); err != nil {
-		return err
-	}
+func (c *converter) writeSuite(o *output, s junit.Testsuite, st *runStats, notRun []junit.Testcase) error {
+	o.buf = appendSuiteOpen(append(o.buf, '\n'), s)
 	if st.end > st.start {
-		if _, err := w.WriteString("\n"); err != nil {
-			return err
-		}
+		o.buf = append(o.buf, '\n')
 		// Testcases after the first in the spool start with the
 		// newline that separates them.
-		if err := c.spool.copySection(w, st.start, st.end); err != nil {
+		if err := c.spool.copySection(o, st.start, st.end); err != nil {
 			return fmt.Errorf("copying testcases from the spool: %w", err)
 		}
 	}
 	for _, tc := range notRun {
-		c.scratch = appendJUnitTestcase(append(c.scratch[:0], '\n'), tc)
-		if _, err := w.Write(c.scratch); err != nil {
-			return err
-		}
+		o.buf = appendJUnitTestcase(append(o.buf, '\n'), tc)
+		o.fill()
 	}
-	_, err := w.WriteString("\n\t</testsuite>")
-	return err
+	o.buf = append(o.buf, "\n\t</testsuite>"...)
+	o.fill()
+	return o.err
+}
+
+// outputChunk is how much of the JUnit XML is gathered before it is
+// written; outputSlack is room for what comes between two checks.
+const (
+	outputChunk = 256 << 10
+	outputSlack = 64 << 10
+)
+
+// output gathers the JUnit XML in buf and writes it out in chunks.
+type output struct {
+	w   io.Writer
+	buf []byte
+	err error // the first write error
+}
+
+// fill writes buf out once it holds a chunk: after it, buf has room for
+// outputSlack bytes at least.
+func (o *output) fill() {
+	if len(o.buf) >= outputChunk {
+		o.flush()
+	}
+}
+
+func (o *output) flush() {
+	if o.err == nil && len(o.buf) > 0 {
+		_, o.err = o.w.Write(o.buf)
+	}
+	o.buf = o.buf[:0]
 }
 
 // xmlSafe replaces invalid UTF-8 and characters XML 1.0 forbids with U+FFFD

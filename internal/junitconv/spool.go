@@ -1,7 +1,6 @@
 package junitconv
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -34,9 +33,6 @@ type spool struct {
 	buf     []byte
 	f       *os.File
 	written int64 // bytes in f
-	// rd reads f back, from rpos on.
-	rd   *bufio.Reader
-	rpos int64
 }
 
 func newSpool(dir string, limit int) *spool {
@@ -102,10 +98,11 @@ func (s *spool) write(b []byte) error {
 	return nil
 }
 
-// copySection writes the testcases written to the spool between offsets
-// start and end to w, without the newline that separates them from the
-// testcases before start. Sections are copied in order.
-func (s *spool) copySection(w io.Writer, start, end int64) error {
+// copySection appends the testcases written to the spool between offsets
+// start and end to o, without the newline that separates them from the
+// testcases before start: from memory, or read from the file straight into
+// o's buffer.
+func (s *spool) copySection(o *output, start, end int64) error {
 	if start > 0 {
 		start++
 	}
@@ -117,27 +114,33 @@ func (s *spool) copySection(w io.Writer, start, end int64) error {
 		for _, b := range append(s.mem, s.buf) {
 			from, to := max(start-off, 0), min(end-off, int64(len(b)))
 			off += int64(len(b))
-			if from >= to {
-				continue
-			}
-			if _, err := w.Write(b[from:to]); err != nil {
-				return err
+			if from < to {
+				o.buf = append(o.buf, b[from:to]...)
+				o.fill()
 			}
 		}
-		return nil
+		return o.err
 	}
-	if s.rd == nil {
+	if len(s.buf) > 0 || len(s.mem) > 0 {
 		if err := s.drain(); err != nil {
 			return err
 		}
-		s.rd = bufio.NewReaderSize(io.NewSectionReader(s.f, 0, s.written), spoolChunk)
 	}
-	if _, err := s.rd.Discard(int(start - s.rpos)); err != nil {
-		return fmt.Errorf("reading the testcase spool: %w", err)
+	for start < end {
+		o.fill() // leaves room
+		n := len(o.buf)
+		m := int(min(end-start, int64(cap(o.buf)-n)))
+		k, err := s.f.ReadAt(o.buf[n:n+m], start)
+		o.buf = o.buf[:n+k]
+		start += int64(k)
+		if k < m {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("reading the testcase spool: %w", err)
+		}
 	}
-	n, err := io.CopyN(w, s.rd, end-start)
-	s.rpos = start + n
-	return err
+	return o.err
 }
 
 // close lets the spool file go. The kernel frees its pages as it closes
