@@ -4,8 +4,8 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO          ?= go
 PKG         := github.com/confrun/confrun
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 COMMIT      ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+VERSION     ?= $(shell git describe --tags --dirty 2>/dev/null || echo v0.0.0-$(or $(COMMIT),dev))
 LDFLAGS     := -s -w -X $(PKG)/internal/buildinfo.version=$(VERSION) -X $(PKG)/internal/buildinfo.commit=$(COMMIT)
 BIN         := bin/confrun
 CROSS_ARCHES := amd64 arm64 mips64le loong64 riscv64 ppc64le s390x
