@@ -203,29 +203,39 @@ func (p *parser) output(b []byte) bool {
 	for n > 0 && b[n-1] == '\r' {
 		n--
 	}
-	if n == 0 {
-		p.lineNo++
+	if n > 0 && (!p.versionsKnown() || !testOutput(b[:n])) {
+		return false
+	}
+	p.lineNo++
+	return true
+}
+
+// versionsKnown reports whether scanOutput no longer looks for the
+// framework's version lines.
+func (p *parser) versionsKnown() bool {
+	run := p.run
+	if run == nil {
+		run = &p.pre
+	}
+	return p.rs.results > 0 || run.E2EVersion != "" && run.APIServerVersion != ""
+}
+
+// testOutput reports whether a line (without its line end) is test output
+// in which, outside a block, only version lines matter: it starts with a
+// blank or a character no line of Ginkgo's does, and is no interrupt.
+func testOutput(b []byte) bool {
+	if len(b) == 0 {
 		return true
 	}
 	if c := b[0]; c != ' ' && c != '\t' && interesting(c) {
 		return false
 	}
-	run := p.run
-	if run == nil {
-		run = &p.pre
-	}
-	if p.rs.results == 0 && (run.E2EVersion == "" || run.APIServerVersion == "") {
-		return false // scanOutput looks for the versions
-	}
 	k := 0
-	for k < n && (b[k] == ' ' || b[k] == '\t') {
+	for k < len(b) && (b[k] == ' ' || b[k] == '\t') {
 		k++
 	}
-	if t := b[k:n]; len(t) > 14 && (t[0] == 'I' && t[1] == 'n' || t[0] == 'R' && t[1] == 'e' || t[0] == 'p' && t[1] == 'a') {
-		return false // maybe an interrupt
-	}
-	p.lineNo++
-	return true
+	t := b[k:]
+	return len(t) <= 14 || !(t[0] == 'I' && t[1] == 'n' || t[0] == 'R' && t[1] == 'e' || t[0] == 'p' && t[1] == 'a')
 }
 
 // feed handles one line as read (with its newline), which may be a view of

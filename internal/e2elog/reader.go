@@ -187,6 +187,9 @@ func (lr *lineReader) hasESC(from, to int) bool {
 func (p *parser) readLines(ctx context.Context, lr *lineReader) error {
 	long := false // skipping the tail of a long line
 	for {
+		if !long && p.quiet() && p.versionsKnown() {
+			p.outputLines(ctx, lr)
+		}
 		if i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n'); i >= 0 {
 			from, to := lr.start, lr.start+i+1
 			lr.start = to
@@ -238,6 +241,35 @@ func (p *parser) readLines(ctx context.Context, lr *lineReader) error {
 			return fmt.Errorf("reading the log at line %d: %w", p.lineNo, lr.err)
 		}
 		p.log.Bytes += lr.next()
+	}
+}
+
+// outputLines passes over the lines of test output that come next while
+// the parser is quiet, counting them: the lines output would take, one
+// after the other.
+func (p *parser) outputLines(ctx context.Context, lr *lineReader) {
+	n := p.lineNo
+	for {
+		i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n')
+		if i < 0 || i >= lr.max {
+			break
+		}
+		from, to := lr.start, lr.start+i+1
+		b := lr.buf[from : to-1]
+		for len(b) > 0 && b[len(b)-1] == '\r' {
+			b = b[:len(b)-1]
+		}
+		if lr.hasESC(from, to) || !testOutput(b) {
+			break
+		}
+		lr.start = to
+		p.lineNo++
+	}
+	if p.lineNo>>16 != n>>16 {
+		// What readLines checks at every 65536th line.
+		if err := ctx.Err(); err != nil && p.err == nil {
+			p.err = err
+		}
 	}
 }
 
