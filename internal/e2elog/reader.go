@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unsafe"
 )
 
@@ -189,6 +190,8 @@ func (p *parser) readLines(ctx context.Context, lr *lineReader) error {
 	for {
 		if !long && p.quiet() && p.versionsKnown() {
 			p.outputLines(ctx, lr)
+		} else if !long && p.rs.blk != nil {
+			p.blockLines(ctx, lr)
 		}
 		if i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n'); i >= 0 {
 			from, to := lr.start, lr.start+i+1
@@ -267,6 +270,49 @@ func (p *parser) outputLines(ctx context.Context, lr *lineReader) {
 	}
 	if p.lineNo>>16 != n>>16 {
 		// What readLines checks at every 65536th line.
+		if err := ctx.Err(); err != nil && p.err == nil {
+			p.err = err
+		}
+	}
+}
+
+// blockLines takes the lines of a Ginkgo v2 result block's body that come
+// next, as feed would, while they neither end nor change the block: lines
+// of the failure message, and captured output.
+func (p *parser) blockLines(ctx context.Context, lr *lineReader) {
+	blk := p.rs.blk
+	if blk.h.format == GinkgoV1 || blk.h.format == FormatAuto && p.format == GinkgoV1 || !blk.locDone ||
+		p.rs.wr != nil || p.rs.sum != nil || p.rs.afterDelim || !p.versionsKnown() {
+		return
+	}
+	n := p.lineNo
+	for {
+		i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n')
+		if i < 0 || i >= lr.max {
+			break
+		}
+		from, to := lr.start, lr.start+i+1
+		b := lr.buf[from : to-1]
+		for len(b) > 0 && b[len(b)-1] == '\r' {
+			b = b[:len(b)-1]
+		}
+		if len(b) <= 2 || b[0] != ' ' || b[1] != ' ' || lr.hasESC(from, to) {
+			break
+		}
+		s := view(b)
+		if !blk.inSection && !blk.done {
+			if b[2] != ' ' && (b[2] == '<' || b[2] == 'I' || strings.HasSuffix(s, sectionStart)) {
+				break // a section, or where the failure happened
+			}
+			p.addMsg(blk, s[2:])
+		} else if blk.inSection && b[2] == '<' && strings.HasPrefix(s, sectionEnd) ||
+			blk.done && blk.fail.Panic == "" && blk.h.state == Panicked || !testOutput(b) {
+			break // the section's end, a forwarded panic, an interrupt
+		}
+		lr.start = to
+		p.lineNo++
+	}
+	if p.lineNo>>16 != n>>16 {
 		if err := ctx.Err(); err != nil && p.err == nil {
 			p.err = err
 		}
