@@ -2,8 +2,9 @@
 // of a cluster before a conformance run, tracks the pulls through watches,
 // verifies what each node really holds, and writes prepull.json.
 //
-// Two modes. Pod mode (the default) needs no privilege: a DaemonSet whose
-// pod has one container per image, imagePullPolicy IfNotPresent, each
+// Two modes. Pod mode (the default) needs no privilege: DaemonSets whose
+// pods have one container per image (ImagesPerPod at most), imagePullPolicy
+// IfNotPresent, each
 // running confrun's own static helper copied from the helper image into an
 // emptyDir (so images without a shell or with odd entrypoints work), under
 // the restricted Pod Security profile. The kubelet pulls; confrun watches

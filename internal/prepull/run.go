@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -161,9 +162,9 @@ type run struct {
 	cells map[string][]*ImageResult
 	// initial holds the cells as they were before any pod ran.
 	initial map[string][]ImageResult
-	// dsImages maps the DaemonSet's container index to plan image index;
-	// dsNodes is the number of nodes it runs on.
-	dsImages []int
+	// dsGroups maps each DaemonSet's group label to its containers' plan
+	// image indexes; dsNodes is the number of nodes they run on.
+	dsGroups map[string][]int
 	dsNodes  int
 	// nodePods are the node-mode and CRI-check pods, by pod name.
 	nodePods map[string]*nodeWork
@@ -643,8 +644,7 @@ func (r *run) startPodInformers(ctx context.Context) error {
 // createWorkload creates the DaemonSet (pod mode) or the node pods.
 func (r *run) createWorkload(ctx context.Context, todo map[string][]int) error {
 	if r.opts.Mode == ModePod {
-		// One DaemonSet for all: the images any node lacks, on the nodes
-		// that lack any.
+		// The images any node lacks, on the nodes that lack any.
 		need := map[int]bool{}
 		var nodes []string
 		for node, idx := range todo {
@@ -653,19 +653,27 @@ func (r *run) createWorkload(ctx context.Context, todo map[string][]int) error {
 				need[i] = true
 			}
 		}
-		var images []PlanImage
 		var index []int
-		for i, im := range r.plan.Images {
+		for i := range r.plan.Images {
 			if need[i] {
-				images = append(images, im)
 				index = append(index, i)
 			}
 		}
-		r.dsImages, r.dsNodes = index, len(nodes)
-		ds := DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, HelperImage: r.opts.HelperImage,
-			Images: images, Nodes: sortedStrings(nodes), TolerateAll: r.opts.Selection.IncludeTainted})
-		if _, err := r.opts.Client.AppsV1().DaemonSets(r.opts.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("creating DaemonSet %s/%s: %w", ds.Namespace, ds.Name, err)
+		// A DaemonSet per ImagesPerPod images, so the kubelet's events
+		// about each pull are not dropped.
+		r.dsGroups, r.dsNodes = map[string][]int{}, len(nodes)
+		for g := 0; g*ImagesPerPod < len(index); g++ {
+			part := index[g*ImagesPerPod : min(len(index), (g+1)*ImagesPerPod)]
+			var images []PlanImage
+			for _, i := range part {
+				images = append(images, r.plan.Images[i])
+			}
+			r.dsGroups[strconv.Itoa(g)] = part
+			ds := DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, Group: g, HelperImage: r.opts.HelperImage,
+				Images: images, Nodes: sortedStrings(nodes), TolerateAll: r.opts.Selection.IncludeTainted})
+			if _, err := r.opts.Client.AppsV1().DaemonSets(r.opts.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("creating DaemonSet %s/%s: %w", ds.Namespace, ds.Name, err)
+			}
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,6 +29,8 @@ const (
 	LabelRun = "confrun.dev/run"
 	// LabelNode is set on node-mode pods.
 	LabelNode = "confrun.dev/node"
+	// LabelGroup numbers the DaemonSets of a pod-mode run.
+	LabelGroup = "confrun.dev/group"
 	// AnnotationImages maps container names to images on a pod-mode pod.
 	AnnotationImages = "confrun.dev/images"
 
@@ -97,10 +100,19 @@ func restrictedContext() *corev1.SecurityContext {
 	}
 }
 
-// PodModeSpec is the input of the pod-mode DaemonSet.
+// ImagesPerPod bounds the images of one pod-mode pod. The kubelet sends at
+// most 25 events per pod in a burst (client-go's spam filter: then one per
+// 5 minutes), and each image costs up to four (Pulling, Pulled, Created,
+// Started) plus three for the helper's init container: beyond five images
+// the Pulled events, which carry each pull's time and size, are dropped.
+const ImagesPerPod = 5
+
+// PodModeSpec is the input of one pod-mode DaemonSet.
 type PodModeSpec struct {
-	Namespace   string
-	RunID       string
+	Namespace string
+	RunID     string
+	// Group numbers the DaemonSet within the run (ImagesPerPod each).
+	Group       int
 	HelperImage string
 	Images      []PlanImage
 	// Nodes are the names of the nodes the pods go to.
@@ -115,6 +127,8 @@ type PodModeSpec struct {
 // an emptyDir, so that no image needs a shell or a usable entrypoint.
 func DaemonSet(s PodModeSpec) *appsv1.DaemonSet {
 	labels := ownLabels(s.RunID)
+	group := strconv.Itoa(s.Group)
+	labels[LabelGroup] = group
 	mapping := map[string]string{}
 	shared := corev1.VolumeMount{Name: "confrun-shared", MountPath: helperMount}
 	sharedRO := shared
@@ -172,9 +186,9 @@ func DaemonSet(s PodModeSpec) *appsv1.DaemonSet {
 		pod.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 	}
 	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "prepull-" + s.RunID, Namespace: s.Namespace, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: "prepull-" + s.RunID + "-" + group, Namespace: s.Namespace, Labels: labels},
 		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelComponent: Component, LabelRun: s.RunID}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelComponent: Component, LabelRun: s.RunID, LabelGroup: group}},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr(intstr.FromString("100%"))}},
 			Template: corev1.PodTemplateSpec{

@@ -169,7 +169,9 @@ type eventInfo struct {
 
 // parseEvent reads one of the kubelet's image events.
 func parseEvent(ev *corev1.Event) eventInfo {
-	msg := strings.TrimSpace(ev.Message)
+	// client-go's event aggregator rewrites the 11th similar event of an
+	// object within 10 minutes.
+	msg := strings.TrimPrefix(strings.TrimSpace(ev.Message), "(combined from similar events): ")
 	switch ev.Reason {
 	case "Pulled":
 		if presentRE.MatchString(msg) {

@@ -64,6 +64,11 @@ func TestContainerStatusAndEvents(t *testing.T) {
 		t.Fatalf("pulled event: %+v", r)
 	}
 	r = &ImageResult{Status: StatusPending}
+	if !applyEvent(r, ev("Pulled", `(combined from similar events): Successfully pulled image "reg/x:1" in 1s (1s including waiting). Image size: 5 bytes.`)) ||
+		r.Status != StatusPulled || r.SizeBytes != 5 {
+		t.Fatalf("aggregated pulled event: %+v", r)
+	}
+	r = &ImageResult{Status: StatusPending}
 	if !applyEvent(r, ev("Pulled", `Container image "reg/x:1" already present on machine`)) || r.Status != StatusPresent {
 		t.Fatalf("present event: %+v", r)
 	}

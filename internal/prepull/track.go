@@ -36,7 +36,11 @@ func (r *run) applyPods() {
 	if r.pods == nil {
 		return
 	}
-	podNode := map[string]string{}
+	type podModePod struct {
+		node  string
+		index []int // container index -> plan image index
+	}
+	pods := map[string]podModePod{}
 	var lastReady time.Time
 	allReady := true
 	for _, o := range r.pods.List() {
@@ -48,10 +52,11 @@ func (r *run) applyPods() {
 			r.watchNodePod(pod, w)
 			continue
 		}
-		if pod.Labels[LabelNode] != "" {
-			continue // a node pod of this run this process did not create
+		index, ok := r.dsGroups[pod.Labels[LabelGroup]]
+		if !ok || pod.Labels[LabelNode] != "" {
+			continue // not a pod this process created
 		}
-		podNode[pod.Name] = pod.Spec.NodeName
+		pods[pod.Name] = podModePod{node: pod.Spec.NodeName, index: index}
 		ready := false
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
@@ -63,30 +68,30 @@ func (r *run) applyPods() {
 		}
 		allReady = allReady && ready
 	}
-	if len(podNode) == 0 {
+	if len(pods) == 0 {
 		return
 	}
 	// Events first (times, sizes, "already present"), container statuses
 	// last: they say what holds now.
 	for _, o := range r.events.List() {
 		ev := o.(*corev1.Event)
-		node, ok := podNode[ev.InvolvedObject.Name]
+		p, ok := pods[ev.InvolvedObject.Name]
 		if !ok {
 			continue
 		}
-		if i, ok := containerIndex(fieldContainer(ev.InvolvedObject.FieldPath)); ok && i < len(r.dsImages) {
-			r.cache.event(ev).apply(r.cells[node][r.dsImages[i]])
+		if i, ok := containerIndex(fieldContainer(ev.InvolvedObject.FieldPath)); ok && i < len(p.index) {
+			r.cache.event(ev).apply(r.cells[p.node][p.index[i]])
 		}
 	}
 	for _, o := range r.pods.List() {
 		pod := o.(*corev1.Pod)
-		if _, ok := podNode[pod.Name]; ok {
-			r.applyPodModePod(pod, r.cells[pod.Spec.NodeName])
+		if p, ok := pods[pod.Name]; ok {
+			r.applyPodModePod(pod, r.cells[p.node], p.index)
 		}
 	}
-	// The moment every node's pod was Ready first: the pulls are over
+	// The moment every node's pods were Ready first: the pulls are over
 	// there (kept even if a node later goes not ready).
-	if allReady && len(podNode) == r.dsNodes && !lastReady.IsZero() && r.report.Stats.LastPodReady == nil {
+	if allReady && len(pods) == r.dsNodes*len(r.dsGroups) && !lastReady.IsZero() && r.report.Stats.LastPodReady == nil {
 		t := lastReady.UTC()
 		r.report.Stats.LastPodReady = &t
 	}
@@ -101,7 +106,7 @@ func fieldContainer(fieldPath string) string {
 	return ""
 }
 
-func (r *run) applyPodModePod(pod *corev1.Pod, cells []*ImageResult) {
+func (r *run) applyPodModePod(pod *corev1.Pod, cells []*ImageResult, index []int) {
 	// The helper image itself: if the init container cannot pull or
 	// install it, no image container will ever start.
 	for _, cs := range pod.Status.InitContainerStatuses {
@@ -113,7 +118,7 @@ func (r *run) applyPodModePod(pod *corev1.Pod, cells []*ImageResult) {
 			why = fmt.Sprintf("installing the helper failed (exit %d): %s", cs.State.Terminated.ExitCode, cs.State.Terminated.Message)
 		}
 		if why != "" {
-			for _, i := range r.dsImages {
+			for _, i := range index {
 				if !cells[i].Done() {
 					cells[i].Status, cells[i].Reason, cells[i].Message = StatusFailed, "HelperImage", why
 				}
@@ -121,8 +126,8 @@ func (r *run) applyPodModePod(pod *corev1.Pod, cells []*ImageResult) {
 		}
 	}
 	for _, cs := range pod.Status.ContainerStatuses {
-		if i, ok := containerIndex(cs.Name); ok && i < len(r.dsImages) {
-			applyContainerStatus(cells[r.dsImages[i]], &cs)
+		if i, ok := containerIndex(cs.Name); ok && i < len(index) {
+			applyContainerStatus(cells[index[i]], &cs)
 		}
 	}
 }

@@ -54,12 +54,14 @@ func NewCommand(streams cliutil.IOStreams) *cobra.Command {
 (kubernetes.io/arch), verifies what each node really holds, and writes
 prepull.json beside the image map; 'confrun run' and 'confrun verify' read it.
 
-Pod mode (default, unprivileged): one DaemonSet in its own namespace whose pod
-has a container per image with imagePullPolicy IfNotPresent. Each container
-runs confrun's own static helper, copied by an init container from the helper
-image into an emptyDir, so images without a shell or with odd entrypoints work.
-The pods meet the "restricted" Pod Security profile and request almost nothing.
-The kubelet does the pulls, in parallel where its serializeImagePulls allows.
+Pod mode (default, unprivileged): DaemonSets in their own namespace whose pods
+have a container per image (five per pod, so that the kubelet's per-pod event
+limit does not swallow the events that give each pull's time and size), with
+imagePullPolicy IfNotPresent. Each container runs confrun's own static helper,
+copied by an init container from the helper image into an emptyDir, so images
+without a shell or with odd entrypoints work. The pods meet the "restricted"
+Pod Security profile and request almost nothing. The kubelet does the pulls,
+in parallel where its serializeImagePulls allows.
 
 Node mode (--mode node, explicit opt-in): one pod per node talks to the node's
 containerd through its socket, pulls each image for the node's platform by
