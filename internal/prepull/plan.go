@@ -4,10 +4,9 @@
 //
 // Two modes. Pod mode (the default) needs no privilege: DaemonSets whose
 // pods have one container per image (ImagesPerPod at most), imagePullPolicy
-// IfNotPresent, each
-// running confrun's own static helper copied from the helper image into an
-// emptyDir (so images without a shell or with odd entrypoints work), under
-// the restricted Pod Security profile. The kubelet pulls; confrun watches
+// IfNotPresent, each running confrun's own static helper copied from the
+// helper image into an emptyDir (so images without a shell or with odd
+// entrypoints work), under the restricted Pod Security profile. The kubelet pulls; confrun watches
 // the pods, the kubelet's events and the nodes. Node mode (opt-in) runs a
 // privileged pod per node that talks to the node's containerd (package
 // nodepull): it pulls each image for the node's platform explicitly and
