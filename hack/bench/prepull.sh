@@ -5,11 +5,12 @@
 # tracks IMAGES images on each of them through its watches. Prints, for a
 # small and a full run, the API requests confrun made (from prepull.json:
 # a counting RoundTripper around its client) and the time from the last pod
-# becoming Ready to confrun's report (written before the cleanup, whose
-# duration is printed too). Requests should grow with nodes (pod creation is
-# the DaemonSet controller's, so barely at all), never with nodes x images x
-# time. kwok deletes pods slowly (~45s for 50 pods here), so the cleanup
-# figure says more about kwok than about confrun (5-7s on the lab's real nodes).
+# becoming Ready to confrun's report. Requests should grow with nodes (pod
+# creation is the DaemonSet controller's, so barely at all), never with
+# nodes x images x time. The runs keep their pods (--keep) and one
+# --cleanup removes them at the end, timed apart: kwok deletes pods slowly
+# (~45s for 50 pods here), a figure about kwok more than about confrun
+# (a run's cleanup takes 5-7s on the lab's real nodes).
 #
 # Needs the lab (`make lab-up`; CONFRUN_LAB_STATE names another lab's
 # state directory, as for the e2e tests); skips with a message otherwise.
@@ -104,19 +105,22 @@ run() {
 	local t0=$SECONDS
 	"$WORK/confrun" prepull --kubeconfig "$LAB_KUBECONFIG" -n "$NS" --imagemap "$WORK/imagemap.yaml" \
 		--nodes "$sel" --include-tainted --helper-image "$LAB_REGISTRY/bench/helper:1" \
-		--verify pods --timeout 15m --report "$report" -o json >"$WORK/$name.out.json" 2>"$WORK/$name.log" ||
+		--verify pods --timeout 15m --keep --report "$report" -o json >"$WORK/$name.out.json" 2>"$WORK/$name.log" ||
 		{ echo "confrun prepull failed ($name), see below"; tail -n 20 "$WORK/$name.log"; exit 1; }
 	jq -r --arg name "$name" --arg wall "$((SECONDS - t0))" '
 		.summary as $s | .stats as $st |
 		"\($name | (" " * (5 - length)) + .): \($s.nodes) nodes x \($s.images) images = \($s.nodes * $s.images) cells, \($s.pulled + $s.present) on nodes, complete=\(.complete), wall \($wall)s",
 		"       API requests: \($st.apiRequests) (\($st.apiRequestsByKind | to_entries | map("\(.key)=\(.value)") | join(" ")))",
-		"       last pod Ready -> pulls tracked: \($st.readyToTrackedSeconds // "?")s, -> report written: \($st.readyToReportSeconds // "?")s; then cleanup \($st.cleanupSeconds // 0 | . * 10 | round / 10)s (Ready times have 1s precision)",
+		"       last pod Ready -> pulls tracked: \($st.readyToTrackedSeconds // "?")s, -> report written: \($st.readyToReportSeconds // "?")s (Ready times have 1s precision)",
 		"REQUESTS_\($name | ascii_upcase)=\($st.apiRequests)"' "$WORK/$name.out.json"
 }
 
 echo "== prepull bench: kwok $KWOK_VERSION, $IMAGES images, $SMALL then $NODES nodes, against the lab apiserver"
 run "bench-group=small" small | tee "$WORK/small.txt"
 run "confrun.dev/bench=prepull" full | tee "$WORK/full.txt"
+t0=$SECONDS
+"$WORK/confrun" prepull --cleanup -n "$NS" --kubeconfig "$LAB_KUBECONFIG" >/dev/null 2>&1
+echo "cleanup (--cleanup, both runs' pods; kwok deletes pods slowly): $((SECONDS - t0))s"
 eval "$(grep -h '^REQUESTS_' "$WORK/small.txt" "$WORK/full.txt")"
 awk -v rs="$REQUESTS_SMALL" -v rf="$REQUESTS_FULL" -v ns="$SMALL" -v nf="$NODES" -v im="$IMAGES" 'BEGIN {
 	printf "requests ratio full/small = %.2f for %.1fx the nodes (%.4f requests per node x image at %d nodes)\n", rf / rs, nf / ns, rf / (nf * im), nf
