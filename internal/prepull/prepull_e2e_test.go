@@ -26,7 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -388,11 +388,6 @@ func TestKillMidPullThenCleanup(t *testing.T) {
 	mapPath := e.writeMap("imagemap.yaml", []Image{{Upstream: bbUp, Target: bb}, {Upstream: "registry.k8s.io/slow:1", Target: slow}})
 	const ns = "confrun-prepull-e2e-kill"
 
-	w, err := e.client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: ownSelector()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
 	cmd := exec.CommandContext(ctx, confrunBin, "prepull", "--imagemap", mapPath, "--helper-registry", e.lab.Registry,
 		"-n", ns, "--kubeconfig", e.lab.Kubeconfig)
 	var stderr bytes.Buffer
@@ -401,26 +396,23 @@ func TestKillMidPullThenCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Kill once the kubelet is pulling the slow image on a node.
-	pulling := false
-	for !pulling {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				t.Fatalf("pod watch ended\n%s", stderr.String())
-			}
-			pod, _ := ev.Object.(*corev1.Pod)
-			if pod == nil || ev.Type == watch.Deleted {
-				continue
-			}
+	f := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = ownSelector() }))
+	inf := f.Core().V1().Pods().Informer()
+	pulling := func() bool {
+		for _, o := range inf.GetStore().List() {
+			pod := o.(*corev1.Pod)
+			inits := pod.Status.InitContainerStatuses
 			for _, cs := range pod.Status.ContainerStatuses {
-				inits := pod.Status.InitContainerStatuses
 				if cs.Image == slow && cs.State.Waiting != nil && len(inits) > 0 && inits[0].State.Terminated != nil {
-					pulling = true
+					return true
 				}
 			}
-		case <-ctx.Done():
-			t.Fatalf("no pod started pulling\n%s", stderr.String())
 		}
+		return false
+	}
+	if err := waitUntil(ctx, f, inf, pulling, "a pod pulling the slow image"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
