@@ -306,8 +306,9 @@ func (p *parser) line(s string) {
 }
 
 const (
-	e2eVersionKey = "e2e test version: "
-	apiVersionKey = "kube-apiserver version: "
+	e2eVersionKey = "e2e test " + versionKey
+	apiVersionKey = "kube-apiserver " + versionKey
+	versionKey    = "version: "
 )
 
 // scanOutput looks at test output (not Ginkgo's own lines) for the
@@ -318,11 +319,14 @@ func (p *parser) scanOutput(b string) {
 		run = &p.pre
 	}
 	if p.rs.results == 0 && (run.E2EVersion == "" || run.APIServerVersion == "") {
-		if i := strings.Index(b, e2eVersionKey); i >= 0 && run.E2EVersion == "" {
-			run.E2EVersion = strings.Clone(strings.TrimSpace(b[i+len(e2eVersionKey):]))
-		}
-		if i := strings.Index(b, apiVersionKey); i >= 0 && run.APIServerVersion == "" {
-			run.APIServerVersion = strings.Clone(strings.TrimSpace(b[i+len(apiVersionKey):]))
+		// Both keys end with versionKey: most lines have neither.
+		if strings.Contains(b, versionKey) {
+			if i := strings.Index(b, e2eVersionKey); i >= 0 && run.E2EVersion == "" {
+				run.E2EVersion = strings.Clone(strings.TrimSpace(b[i+len(e2eVersionKey):]))
+			}
+			if i := strings.Index(b, apiVersionKey); i >= 0 && run.APIServerVersion == "" {
+				run.APIServerVersion = strings.Clone(strings.TrimSpace(b[i+len(apiVersionKey):]))
+			}
 		}
 		if run.Focus == "" {
 			p.scanFlags(run, b)
@@ -340,7 +344,7 @@ func (p *parser) scanOutput(b string) {
 // scanFlags picks --focus/--skip out of a logged command line (go-runner
 // and wrapper scripts print one).
 func (p *parser) scanFlags(run *Run, b string) {
-	if !strings.Contains(b, "focus=") {
+	if strings.IndexByte(b, '=') < 0 || !strings.Contains(b, "focus=") {
 		return
 	}
 	sep := byte(' ')
@@ -461,9 +465,8 @@ func (p *parser) banner(s string) bool {
 		}
 	case strings.HasPrefix(s, "Random Seed: "):
 		p.ensureRun()
-		f := strings.Fields(strings.TrimPrefix(s, "Random Seed: "))
-		if len(f) > 0 {
-			p.run.RandomSeed, _ = strconv.ParseInt(f[0], 10, 64)
+		if f := firstField(strings.TrimPrefix(s, "Random Seed: ")); f != "" {
+			p.run.RandomSeed, _ = strconv.ParseInt(f, 10, 64)
 		}
 		switch {
 		case strings.Contains(s, " - will randomize all specs"):

@@ -2,6 +2,7 @@ package e2elog
 
 import (
 	"strings"
+	"unicode"
 )
 
 // Helpers that recognise pieces of Ginkgo's console output.
@@ -210,4 +211,13 @@ func isDelimiter(s string) bool {
 		}
 	}
 	return true
+}
+
+// firstField is strings.Fields(s)[0], or "" when s has no field.
+func firstField(s string) string {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
