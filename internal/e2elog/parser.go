@@ -654,7 +654,7 @@ func skips(s string) int {
 
 // barePass is a passing spec printed as a bare "•".
 func (p *parser) barePass() {
-	p.result(Spec{NodeType: "It", State: Passed}, "", false)
+	p.result(&Spec{NodeType: "It", State: Passed}, "", false)
 }
 
 // progressJSON handles the e2e framework's progress line, printed after each
@@ -678,13 +678,13 @@ func (p *parser) progressJSON(s string) {
 		// Ginkgo v1 prints the result first, the framework its JSON after.
 		h.Text = text
 		p.rs.held = nil
-		p.emit(*h)
+		p.emit(h)
 		return
 	}
 	spec := Spec{NodeType: "It", State: st, Text: text, Line: p.lineNo}
 	if p.format == GinkgoV1 {
 		p.flushHeld()
-		p.emit(spec)
+		p.emit(&spec)
 		return
 	}
 	// Ginkgo v2 runs the framework's ReportAfterEach before it prints the
@@ -987,7 +987,7 @@ func (p *parser) finishBlock() {
 	} else {
 		text, named = p.v2Block(b, &spec)
 	}
-	p.result(spec, text, named)
+	p.result(&spec, text, named)
 	// Reuse the block and its buffers: what the result keeps was copied
 	// out.
 	if cap(b.msg) <= 1<<20 {
@@ -1205,7 +1205,7 @@ func dedent(lines []string) []string {
 // result names a result from the progress JSON, the announcement before it
 // or its own code location block, and emits it (Ginkgo v1: holds it for the
 // progress JSON that follows).
-func (p *parser) result(spec Spec, text string, named bool) {
+func (p *parser) result(spec *Spec, text string, named bool) {
 	p.ensureRun()
 	if spec.Line == 0 {
 		spec.Line = p.lineNo
@@ -1225,7 +1225,7 @@ func (p *parser) result(spec Spec, text string, named bool) {
 		if j.State == spec.State {
 			text, named = j.Text, true
 		} else {
-			p.emit(*j)
+			p.emit(j)
 		}
 	}
 	if !named {
@@ -1238,7 +1238,7 @@ func (p *parser) result(spec Spec, text string, named bool) {
 	spec.Text = text
 	if p.format == GinkgoV1 && spec.NodeType == "It" && (spec.State == Passed || spec.State == Failed) {
 		p.flushHeld()
-		held := spec
+		held := *spec
 		p.rs.held = &held
 		return
 	}
@@ -1256,13 +1256,13 @@ func (p *parser) flushHeld() {
 		p.rs.results++
 		return
 	}
-	p.emit(*h)
+	p.emit(h)
 }
 
 func (p *parser) flushJSON() {
 	if j := p.rs.json; j != nil {
 		p.rs.json = nil
-		p.emit(*j)
+		p.emit(j)
 	}
 }
 
@@ -1280,7 +1280,8 @@ func (p *parser) flushPending() {
 	p.flushJSON()
 }
 
-func (p *parser) emit(spec Spec) {
+// emit reports spec, which it completes: the caller lets it be.
+func (p *parser) emit(spec *Spec) {
 	if p.err != nil {
 		return
 	}
@@ -1316,7 +1317,7 @@ func (p *parser) emit(spec Spec) {
 		}
 		p.rs.failed[spec.NodeType+"\x00"+spec.Text] = true
 	}
-	if err := p.onSpec(spec); err != nil {
+	if err := p.onSpec(*spec); err != nil {
 		p.err = err
 	}
 }
@@ -1329,7 +1330,7 @@ func (p *parser) emitSummarized(spec *Spec, f *Failure) {
 	}
 	s.Text = strings.Clone(s.Text)
 	s.Failure = f
-	p.emit(s)
+	p.emit(&s)
 }
 
 // failedBefore reports whether the log reported the spec failing before
