@@ -602,19 +602,33 @@ EOF
 
 # The lab uses machine-wide names (bridge, netns, /var/lib/confrun-lab), so
 # one lab runs per machine: $VAR/owner names the checkout whose lab it is.
+# A lab whose processes are all gone (the session or machine that ran it
+# stopped without lab-down) leaves pidfiles, links and mounts behind: then
+# this checkout clears them and takes over.
 check_owner() {
-	local owner
+	local owner f pid
+	STALE_OWNER=
 	owner=$(cat "$VAR/owner" 2>/dev/null) || return 0
 	[[ $owner == "$STATE" ]] && return 0
-	if ls "$owner/pids/"*.pid >/dev/null 2>&1; then
-		die "a lab started from another checkout is running ($owner); run 'make lab-down' there first"
-	fi
+	for f in "$owner"/pids/*.pid; do
+		[[ -e $f ]] || continue
+		pid=$(cat "$f" 2>/dev/null) || continue
+		if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+			die "a lab started from another checkout is running ($owner); run 'make lab-down' there first"
+		fi
+	done
+	log "the lab started from $owner is no longer running: clearing what it left behind"
+	STALE_OWNER=1
 }
 
 cmd_up() {
 	local t0=$SECONDS
 	mkdir -p "$STATE" "$PIDS" "$LOGS"
 	check_owner
+	if [[ -n $STALE_OWNER ]]; then
+		cmd_down
+		mkdir -p "$STATE" "$PIDS" "$LOGS"
+	fi
 	if all_running; then
 		log "lab already running"
 		kc get nodes -o wide
