@@ -567,6 +567,13 @@ func (p *parser) countsLine(s string) bool {
 	if !strings.Contains(s, " Passed | ") {
 		return false
 	}
+	fields := [...]struct {
+		name  string
+		count *int
+	}{
+		{"Passed", &sum.Passed}, {"Failed", &sum.Failed}, {"Flaked", &sum.Flaked},
+		{"Repeated", &sum.Repeated}, {"Pending", &sum.Pending}, {"Skipped", &sum.Skipped},
+	}
 	for part := range strings.SplitSeq(s, " | ") {
 		f := strings.Fields(part)
 		if len(f) != 2 {
@@ -576,19 +583,10 @@ func (p *parser) countsLine(s string) bool {
 		if err != nil {
 			continue
 		}
-		switch f[1] {
-		case "Passed":
-			sum.Passed = n
-		case "Failed":
-			sum.Failed = n
-		case "Flaked":
-			sum.Flaked = n
-		case "Repeated":
-			sum.Repeated = n
-		case "Pending":
-			sum.Pending = n
-		case "Skipped":
-			sum.Skipped = n
+		for _, field := range fields {
+			if f[1] == field.name {
+				*field.count = n
+			}
 		}
 	}
 	sum.HasCounts = true

@@ -253,23 +253,36 @@ func (p *parser) readLines(ctx context.Context, lr *lineReader) error {
 func (p *parser) outputLines(ctx context.Context, lr *lineReader) {
 	n := p.lineNo
 	for {
-		i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n')
-		if i < 0 || i >= lr.max {
-			break
-		}
-		from, to := lr.start, lr.start+i+1
-		b := lr.buf[from : to-1]
-		for len(b) > 0 && b[len(b)-1] == '\r' {
-			b = b[:len(b)-1]
-		}
-		if lr.hasESC(from, to) || !testOutput(b) {
+		from, to, b, ok := lr.peekLine()
+		if !ok || lr.hasESC(from, to) || !testOutput(b) {
 			break
 		}
 		lr.start = to
 		p.lineNo++
 	}
+	p.checkContext(ctx, n)
+}
+
+// peekLine returns the next line if the buffer holds all of it and it is
+// not long: where it is in the buffer, and what it holds before its line
+// end.
+func (lr *lineReader) peekLine() (from, to int, b []byte, ok bool) {
+	i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n')
+	if i < 0 || i >= lr.max {
+		return 0, 0, nil, false
+	}
+	from, to = lr.start, lr.start+i+1
+	b = lr.buf[from : to-1]
+	for len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return from, to, b, true
+}
+
+// checkContext checks ctx, as readLines does at every 65536th line, if
+// the lines taken since line n passed one.
+func (p *parser) checkContext(ctx context.Context, n int64) {
 	if p.lineNo>>16 != n>>16 {
-		// What readLines checks at every 65536th line.
 		if err := ctx.Err(); err != nil && p.err == nil {
 			p.err = err
 		}
@@ -287,16 +300,8 @@ func (p *parser) blockLines(ctx context.Context, lr *lineReader) {
 	}
 	n := p.lineNo
 	for {
-		i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n')
-		if i < 0 || i >= lr.max {
-			break
-		}
-		from, to := lr.start, lr.start+i+1
-		b := lr.buf[from : to-1]
-		for len(b) > 0 && b[len(b)-1] == '\r' {
-			b = b[:len(b)-1]
-		}
-		if len(b) <= 2 || b[0] != ' ' || b[1] != ' ' || lr.hasESC(from, to) {
+		from, to, b, ok := lr.peekLine()
+		if !ok || len(b) <= 2 || b[0] != ' ' || b[1] != ' ' || lr.hasESC(from, to) {
 			break
 		}
 		s := view(b)
@@ -312,11 +317,7 @@ func (p *parser) blockLines(ctx context.Context, lr *lineReader) {
 		lr.start = to
 		p.lineNo++
 	}
-	if p.lineNo>>16 != n>>16 {
-		if err := ctx.Err(); err != nil && p.err == nil {
-			p.err = err
-		}
-	}
+	p.checkContext(ctx, n)
 }
 
 // view is b as a string without a copy. The parser's lines are views of
