@@ -396,7 +396,7 @@ func (c *converter) spec(s *e2elog.Spec) error {
 	}
 	sp.buf = appendSpec(sp.buf, s, &c.scratch)
 	if err := sp.flush(); err != nil {
-		return fmt.Errorf("writing testcase %q: %w", s.JUnitName(), err)
+		return fmt.Errorf("writing testcase %q: %w", xmlSafe(s.JUnitName()), err)
 	}
 	st.end = sp.size()
 	st.written++

@@ -207,8 +207,10 @@ func needsEscape(w uint64) bool {
 	return w&hi != 0 || less(w, 0x20) || has(w, '"') || has(w, '\'') || has(w, '&') || has(w, '<') || has(w, '>')
 }
 
-// appendSpec appends the testcase of a spec, as writeTestcase(testcase(s))
-// with the default classname, building its failure text in scratch.
+// appendSpec appends the <testcase> Ginkgo's JUnit reporter of the spec's
+// generation writes for it (name, classname, time, status and child, with
+// DefaultSuite when the log names no suite), building its failure text in
+// scratch.
 func appendSpec(dst []byte, s *e2elog.Spec, scratch *[]byte) []byte {
 	// The name, as xmlSafe(s.JUnitName()), without building it.
 	dst = append(dst, "\t\t<testcase name=\""...)
@@ -278,7 +280,7 @@ func appendSeconds(dst []byte, d time.Duration) []byte {
 var v1Types = map[e2elog.State]string{e2elog.Failed: "Failure", e2elog.TimedOut: "Timeout", e2elog.Panicked: "Panic"}
 
 // specChild is the child element Ginkgo's reporter of the spec's
-// generation writes for it, if any (the children of testcase(s)).
+// generation writes for it, if any.
 func specChild(s *e2elog.Spec, scratch *[]byte) (child, bool) {
 	f := s.Failure
 	first := xmlSafe(f.FirstLine())
