@@ -515,7 +515,9 @@ func (c *converter) suite(run *e2elog.Run, st *runStats, res *Result) junit.Test
 	} else {
 		s.Time = "0"
 	}
-	add := func(k, v string) { s.AddProperty(k, xmlSafe(v)) }
+	// As Testsuite.AddProperty, into one slice.
+	props := make([]junit.Property, 0, 14)
+	add := func(k, v string) { props = append(props, junit.Property{Name: k, Value: xmlSafe(v)}) }
 	if sum != nil {
 		add("SuiteSucceeded", strconv.FormatBool(sum.Succeeded && len(run.Incomplete) == 0))
 		add("SpecialSuiteFailureReason", strings.Join(sum.Reasons, ","))
@@ -546,6 +548,7 @@ func (c *converter) suite(run *e2elog.Run, st *runStats, res *Result) junit.Test
 	if res.Release != "" {
 		add("ConformanceRelease", res.Release)
 	}
+	s.Properties = &props
 	return s
 }
 
