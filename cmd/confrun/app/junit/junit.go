@@ -165,10 +165,13 @@ func (o *options) table(w io.Writer, res *junitconv.Result) error {
 }
 
 // gcBudget is the Go memory the conversion may use before the garbage
-// collector runs: a conversion streams, its live heap stays at a few MB
+// collector runs. A conversion streams: its live heap stays at a few MB
 // whatever the log's size, so this keeps peak memory where Go's default
-// (collect when the heap doubles) puts it, with a third of the
-// collections.
+// (collect whenever the heap doubles) puts it, with fewer collections (a
+// 100 MB log: one instead of four). Were the live heap to near the budget
+// (a log of tens of thousands of runs), the collector would run often, at
+// most half the CPU (Go's memory limit caps it so), and memory would still
+// hold.
 const gcBudget = 20 << 20
 
 // collectLess lets the garbage collector run when the Go memory reaches
