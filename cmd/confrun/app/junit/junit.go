@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -168,23 +170,46 @@ func (o *options) table(w io.Writer, res *junitconv.Result) error {
 // collector runs. A conversion streams: its live heap stays at a few MB
 // whatever the log's size, so this keeps peak memory where Go's default
 // (collect whenever the heap doubles) puts it, with fewer collections (a
-// 100 MB log: one instead of four). Were the live heap to near the budget
-// (a log of tens of thousands of runs), the collector would run often, at
-// most half the CPU (Go's memory limit caps it so), and memory would still
-// hold.
+// 100 MB log: one instead of four).
 const gcBudget = 20 << 20
 
 // collectLess lets the garbage collector run when the Go memory reaches
 // gcBudget instead of whenever the heap doubles, unless GOGC or GOMEMLIMIT
-// say otherwise, and returns what restores the settings.
+// say otherwise, and returns what restores the settings. Should the live
+// heap grow past half the budget (a log of tens of thousands of runs keeps
+// each run's summary), the settings are restored at once: near its limit
+// the collector would run all the time.
 func collectLess() func() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	limit := debug.SetMemoryLimit(gcBudget)
 	percent := debug.SetGCPercent(-1)
-	return func() {
+	restore := func() {
 		debug.SetGCPercent(percent)
 		debug.SetMemoryLimit(limit)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if metrics.Read(live); live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() > gcBudget/2 {
+				restore()
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		restore()
 	}
 }
