@@ -21,6 +21,11 @@ type Item struct {
 	Upstream string `json:"upstream"`
 	Target   string `json:"target"`
 	registry.Result
+	// Size is the stored (compressed) size of the image for the
+	// architecture: config and layers. Set with Options.Sizes.
+	Size int64 `json:"size,omitempty"`
+	// Blobs are the config and layers behind Size.
+	Blobs []registry.Blob `json:"-"`
 }
 
 // Report is the outcome of a verification.
@@ -31,6 +36,9 @@ type Report struct {
 	Counts map[registry.Status]int `json:"counts"`
 	// NotPulled counts the entries not meant to be pulled, not checked.
 	NotPulled int `json:"notPulled"`
+	// Bytes is the stored size of the ok images with Options.Sizes, each
+	// blob counted once (images share base layers).
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // OK reports whether every checked image is ok.
@@ -54,6 +62,11 @@ type Options struct {
 	// OnResult, if set, is called after each check, in the order checks
 	// finish, from Run's goroutine; done counts finished checks.
 	OnResult func(done, total int, it Item)
+	// Sizes also reads the manifest of each ok image for its
+	// architecture, one more request per image, for Item.Size and
+	// Report.Bytes. An image whose manifest cannot be read is then
+	// reported with the status that read gives.
+	Sizes bool
 }
 
 // Run checks every entry with Pull set, for architecture a, and returns
@@ -74,7 +87,19 @@ func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a ar
 	}
 	n := 0
 	rep.Items = parallel.Map(len(todo), o.Concurrency, func(i int) Item {
-		return Item{Upstream: todo[i].Upstream, Target: todo[i].Target, Result: c.Inspect(ctx, todo[i].Target, a)}
+		it := Item{Upstream: todo[i].Upstream, Target: todo[i].Target, Result: c.Inspect(ctx, todo[i].Target, a)}
+		if o.Sizes && it.Status == registry.StatusOK {
+			blobs, err := c.Blobs(ctx, it.Target, it.ArchDigest)
+			if err != nil {
+				it.Status, it.Detail = registry.Classify(err)
+				return it
+			}
+			it.Blobs = blobs
+			for _, b := range blobs {
+				it.Size += b.Size
+			}
+		}
+		return it
 	}, func(done int, it Item) {
 		n = done
 		rep.Counts[it.Status]++
@@ -82,6 +107,15 @@ func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a ar
 			o.OnResult(done, len(todo), it)
 		}
 	})
+	seen := map[string]bool{}
+	for _, it := range rep.Items {
+		for _, b := range it.Blobs {
+			if it.Status == registry.StatusOK && !seen[b.Digest] {
+				seen[b.Digest] = true
+				rep.Bytes += b.Size
+			}
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("verification interrupted after %d of %d images: %w", n, len(todo), err)
 	}

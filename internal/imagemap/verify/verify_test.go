@@ -8,6 +8,11 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/imagemap"
@@ -110,5 +115,64 @@ func TestRunCancelled(t *testing.T) {
 	_, err := Run(ctx, c, []imagemap.Entry{{Upstream: "x/b:1", Target: host + "/a/b:1", Pull: true}}, arch.MustParse("amd64"), Options{})
 	if err == nil {
 		t.Error("cancelled run reported no error")
+	}
+}
+
+// TestRunSizes reads each ok image's manifest for the architecture: the
+// item carries its stored size, the report the total with shared blobs
+// counted once, and images that are not ok carry none.
+func TestRunSizes(t *testing.T) {
+	host := regtest.Start(t)
+	img, err := regtest.Image("linux/mips64le", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Config.Size
+	for _, l := range m.Layers {
+		want += l.Size
+	}
+	// The same image under two names, as an index and as a single image,
+	// and one image for another architecture.
+	var entries []imagemap.Entry
+	for _, ref := range []string{host + "/a/one:1", host + "/b/two:1"} {
+		r, _ := name.ParseReference(ref)
+		if err := remote.Write(r, img); err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, imagemap.Entry{Upstream: "up/" + ref[len(host)+1:], Target: ref, Pull: true})
+	}
+	r, _ := name.ParseReference(host + "/c/idx:1")
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "mips64le"}}})
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatal(err)
+	}
+	entries = append(entries, imagemap.Entry{Upstream: "up/c/idx:1", Target: host + "/c/idx:1", Pull: true})
+	regtest.MustPushImage(t, host+"/d/amd:1", "linux/amd64")
+	entries = append(entries, imagemap.Entry{Upstream: "up/d/amd:1", Target: host + "/d/amd:1", Pull: true})
+
+	c, _ := registry.New(registry.Options{Insecure: []string{host}, Keychain: authn.NewMultiKeychain()})
+	rep, err := Run(context.Background(), c, entries, arch.MustParse("mips64el"), Options{Sizes: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, it := range rep.Items {
+		switch {
+		case i < 3 && (it.Status != registry.StatusOK || it.Size != want || len(it.Blobs) != 1+len(m.Layers)):
+			t.Errorf("%s: %s size %d blobs %d, want ok %d", it.Target, it.Status, it.Size, len(it.Blobs), want)
+		case i == 3 && (it.Status != registry.StatusWrongArch || it.Size != 0):
+			t.Errorf("%s: %s size %d", it.Target, it.Status, it.Size)
+		}
+	}
+	if rep.Bytes != want {
+		t.Errorf("report bytes %d, want %d (each blob once)", rep.Bytes, want)
+	}
+	// Without the option no manifest beyond the tag's is read.
+	rep, _ = Run(context.Background(), c, entries, arch.MustParse("mips64el"), Options{})
+	if rep.Bytes != 0 || rep.Items[0].Size != 0 {
+		t.Errorf("sizes without Options.Sizes: %d, %d", rep.Bytes, rep.Items[0].Size)
 	}
 }
