@@ -38,6 +38,9 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/confrun/confrun/internal/arch"
+	"github.com/confrun/confrun/internal/helperimage"
+	"github.com/confrun/confrun/internal/imagemap"
+	"github.com/confrun/confrun/internal/imagemap/registry"
 	"github.com/confrun/confrun/internal/nodecheck"
 	"github.com/confrun/confrun/internal/release"
 )
@@ -60,8 +63,20 @@ type Options struct {
 	// Namespace the pods run in; created (Pod Security level privileged)
 	// when missing.
 	Namespace string
-	// Image is the confrun helper image (see internal/helperimage).
-	Image string
+	// Helper is the confrun helper image (see internal/helperimage),
+	// pinned to each architecture's image by helperimage.Pin: every node
+	// runs the checker built for it, whatever platform its runtime would
+	// pick out of the index. When the helper is an index, a second
+	// container runs the index itself to learn that platform.
+	Helper helperimage.Pinned
+	// ImageMap, when set, is the run's image map: doctor checks that its
+	// images hold the architecture of the nodes that will pull them, and
+	// that those nodes have room for them (unless ImageBytes says how much).
+	ImageMap *imagemap.Map
+	// ImageMapPath names the map in the evidence.
+	ImageMapPath string
+	// Registry reads the map's registries; required with ImageMap.
+	Registry *registry.Client
 	// CNI is "calico", "flannel", "cilium", "none", or "" to detect it
 	// from the cluster's DaemonSets.
 	CNI string
@@ -134,14 +149,10 @@ func SelectNodes(ctx context.Context, c kubernetes.Interface, names []string) ([
 func NodeArches(nodes []corev1.Node) ([]arch.Arch, error) {
 	var out []arch.Arch
 	seen := map[string]bool{}
-	for _, n := range nodes {
-		name := n.Labels[archLabel]
-		if name == "" {
-			name = n.Status.NodeInfo.Architecture
-		}
-		a, err := arch.Parse(name)
+	for i := range nodes {
+		a, err := nodeArch(&nodes[i])
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+			return nil, err
 		}
 		if !seen[a.Platform()] {
 			seen[a.Platform()] = true
@@ -155,8 +166,11 @@ func NodeArches(nodes []corev1.Node) ([]arch.Arch, error) {
 // whose pod fails gets a report with Error set; Run itself fails only when
 // the cluster cannot be used at all.
 func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
-	if o.Image == "" {
+	if o.Helper.Image == "" {
 		return nil, errors.New("no helper image given")
+	}
+	if o.ImageMap != nil && o.Registry == nil {
+		return nil, errors.New("an image map needs a registry client")
 	}
 	if o.Timeout == 0 {
 		o.Timeout = defaultTTL
@@ -174,6 +188,12 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 		}
 	}
 	cniCheck := o.detectCNI(ctx)
+	var mapped *mappedImages
+	if o.ImageMap != nil {
+		if mapped, err = o.checkImageMap(ctx, nodes); err != nil {
+			return nil, err
+		}
+	}
 	if err := ensureNamespace(ctx, o.Client, o.Namespace); err != nil {
 		return nil, err
 	}
@@ -183,7 +203,7 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 			o.APIServer = o.FallbackAPIServer
 		}
 	}
-	o.logf("checking %d nodes with %s in namespace %s (Kubernetes %s, CNI %s)", len(nodes), o.Image, o.Namespace, o.Release, cniName(o.CNI))
+	o.logf("checking %d nodes with %s in namespace %s (Kubernetes %s, CNI %s)", len(nodes), o.Helper.Image, o.Namespace, o.Release, cniName(o.CNI))
 
 	res := &nodecheck.Result{Nodes: make([]nodecheck.Report, len(nodes))}
 	var wg sync.WaitGroup
@@ -193,13 +213,28 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 		go func(i int) {
 			defer wg.Done()
 			n := &nodes[i]
-			r, err := o.runNode(ctx, n)
+			r, probe, err := o.runNode(ctx, n)
 			if err != nil {
 				r = &nodecheck.Report{Node: n.Name, Time: time.Now().UTC(), Error: err.Error()}
 			}
 			r.Node = n.Name
 			r.Add(cniCheck)
-			r.Add(clusterChecks(ctx, o.proxy, n, r, o.Release, o.ImageBytes)...)
+			need, needWhy := o.ImageBytes, ""
+			if need == 0 && mapped != nil && mapped.forNode(n) {
+				need, needWhy = mapped.need()
+			}
+			for _, c := range clusterChecks(ctx, o.proxy, n, r, o.Release, need) {
+				if c.Name == "image storage" && needWhy != "" {
+					c.Evidence += " (" + needWhy + ")"
+				}
+				r.Add(c)
+			}
+			if probe != nil {
+				r.Add(probe.check(n))
+			}
+			if mapped != nil {
+				r.Add(mapped.check(n))
+			}
 			res.Nodes[i] = *r
 			if o.OnNode != nil {
 				mu.Lock()
@@ -319,9 +354,11 @@ func apiserverEndpoint(ctx context.Context, c kubernetes.Interface) string {
 	return ""
 }
 
-// PodSpec returns the pod that checks node with image. It is exported so
-// that its shape can be reviewed and tested without a cluster.
-func (o *Options) PodSpec(node string) *corev1.Pod {
+// PodSpec returns the pod that checks node, of architecture a: the helper
+// image pinned to a, plus the probe container when the helper is an index.
+// It is exported so that its shape can be reviewed and tested without a
+// cluster.
+func (o *Options) PodSpec(node string, a arch.Arch) *corev1.Pod {
 	hostPath := func(name, path string) (corev1.Volume, corev1.VolumeMount) {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path}}},
 			corev1.VolumeMount{Name: name, MountPath: hostRoot + path, ReadOnly: true}
@@ -350,6 +387,34 @@ func (o *Options) PodSpec(node string) *corev1.Pod {
 	}
 	no, id := false, int64(nobody)
 	deadline := int64(o.Timeout / time.Second)
+	locked := func() *corev1.SecurityContext {
+		return &corev1.SecurityContext{
+			RunAsUser:                &id,
+			RunAsGroup:               &id,
+			AllowPrivilegeEscalation: &no,
+			ReadOnlyRootFilesystem:   func() *bool { t := true; return &t }(),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		}
+	}
+	containers := []corev1.Container{{
+		Name:            container,
+		Image:           o.Helper.For(a),
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Args:            args,
+		Env: []corev1.EnvVar{{Name: "POD_UID", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.uid"}}}},
+		VolumeMounts:    mounts,
+		SecurityContext: locked(),
+	}}
+	if o.probes(a) {
+		containers = append(containers, corev1.Container{
+			Name:            probeContainer,
+			Image:           o.Helper.Image,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Args:            []string{"version", "-o", "json"},
+			SecurityContext: locked(),
+		})
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: AppName + "-",
@@ -365,24 +430,15 @@ func (o *Options) PodSpec(node string) *corev1.Pod {
 			ActiveDeadlineSeconds:        &deadline,
 			Tolerations:                  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 			Volumes:                      vols,
-			Containers: []corev1.Container{{
-				Name:            container,
-				Image:           o.Image,
-				ImagePullPolicy: corev1.PullIfNotPresent,
-				Args:            args,
-				Env: []corev1.EnvVar{{Name: "POD_UID", ValueFrom: &corev1.EnvVarSource{
-					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.uid"}}}},
-				VolumeMounts: mounts,
-				SecurityContext: &corev1.SecurityContext{
-					RunAsUser:                &id,
-					RunAsGroup:               &id,
-					AllowPrivilegeEscalation: &no,
-					ReadOnlyRootFilesystem:   func() *bool { t := true; return &t }(),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				},
-			}},
+			Containers:                   containers,
 		},
 	}
+}
+
+// probes reports whether pods for nodes of architecture a get the probe
+// container: when the helper is an index and a runs a pinned image.
+func (o *Options) probes(a arch.Arch) bool {
+	return o.Helper.Index && o.Helper.For(a) != o.Helper.Image
 }
 
 // labelValue makes a node name usable as a label value (63 characters).
@@ -393,11 +449,17 @@ func labelValue(s string) string {
 	return strings.Trim(s, "-_.")
 }
 
-func (o *Options) runNode(ctx context.Context, n *corev1.Node) (*nodecheck.Report, error) {
-	pods := o.Client.CoreV1().Pods(o.Namespace)
-	pod, err := pods.Create(ctx, o.PodSpec(n.Name), metav1.CreateOptions{})
+// runNode runs the doctor pod on n and returns its report and, when the
+// pod had one, the probe container's outcome.
+func (o *Options) runNode(ctx context.Context, n *corev1.Node) (*nodecheck.Report, *platformProbe, error) {
+	a, err := nodeArch(n)
 	if err != nil {
-		return nil, fmt.Errorf("creating the doctor pod: %w", err)
+		return nil, nil, err
+	}
+	pods := o.Client.CoreV1().Pods(o.Namespace)
+	pod, err := pods.Create(ctx, o.PodSpec(n.Name, a), metav1.CreateOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the doctor pod: %w", err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -414,13 +476,18 @@ func (o *Options) runNode(ctx context.Context, n *corev1.Node) (*nodecheck.Repor
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) {
 			err = fmt.Errorf("pod %s/%s did not finish within %s (%s)", o.Namespace, pod.Name, o.Timeout, podState(final))
 		}
-		return nil, err
+		return nil, nil, err
+	}
+	var probe *platformProbe
+	if o.probes(a) {
+		probe = readProbe(ctx, o.Client, final, o.Helper.Image)
 	}
 	logs, err := pods.GetLogs(pod.Name, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the report from pod %s/%s's log: %w (%s)", o.Namespace, pod.Name, err, podState(final))
+		return nil, probe, fmt.Errorf("reading the report from pod %s/%s's log: %w (%s)", o.Namespace, pod.Name, err, podState(final))
 	}
-	return parseReport(logs, final)
+	r, err := parseReport(logs, final)
+	return r, probe, err
 }
 
 // parseReport reads the JSON report a doctor pod printed.
@@ -442,7 +509,10 @@ func podState(p *corev1.Pod) string {
 		return "pod state unknown"
 	}
 	s := "phase " + string(p.Status.Phase)
-	for _, cs := range p.Status.ContainerStatuses {
+	if cs := containerStatus(p, container); cs != nil || len(p.Status.ContainerStatuses) == 1 {
+		if cs == nil {
+			cs = &p.Status.ContainerStatuses[0]
+		}
 		switch {
 		case cs.State.Waiting != nil:
 			s += fmt.Sprintf(", container waiting: %s %s", cs.State.Waiting.Reason, cs.State.Waiting.Message)
@@ -462,8 +532,9 @@ func fatalWaiting(reason string) bool {
 	return false
 }
 
-// waitDone waits until the pod's container has terminated; it returns the
-// last pod seen.
+// waitDone waits until the doctor container has terminated and the probe
+// container, if any, has terminated or cannot start; it returns the last
+// pod seen. A doctor container that cannot start is an error.
 func waitDone(ctx context.Context, c kubernetes.Interface, ns, name string) (*corev1.Pod, error) {
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	lw := &cache.ListWatch{
@@ -490,15 +561,21 @@ func waitDone(ctx context.Context, c kubernetes.Interface, ns, name string) (*co
 		case corev1.PodSucceeded, corev1.PodFailed:
 			return true, nil
 		}
+		if len(p.Status.ContainerStatuses) == 0 {
+			return false, nil
+		}
 		for _, cs := range p.Status.ContainerStatuses {
-			if cs.State.Terminated != nil {
-				return true, nil
-			}
-			if w := cs.State.Waiting; w != nil && fatalWaiting(w.Reason) {
+			w := cs.State.Waiting
+			switch {
+			case cs.State.Terminated != nil:
+			case w != nil && fatalWaiting(w.Reason) && cs.Name == probeContainer:
+			case w != nil && fatalWaiting(w.Reason):
 				return false, fmt.Errorf("pod %s/%s cannot start: %s: %s", ns, name, w.Reason, w.Message)
+			default:
+				return false, nil
 			}
 		}
-		return false, nil
+		return true, nil
 	})
 	return last, err
 }

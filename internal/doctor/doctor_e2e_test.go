@@ -5,6 +5,7 @@ package doctor
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/helperimage"
+	"github.com/confrun/confrun/internal/imagemap/registry"
 	"github.com/confrun/confrun/internal/labtest"
 	"github.com/confrun/confrun/internal/nodecheck"
 )
@@ -51,8 +53,28 @@ func TestDoctorAgainstLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("helper image %s", ref)
+	pinned, err := helperimage.Pin(ctx, ref, arches)
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	res, err := Run(ctx, Options{Client: client, Namespace: "confrun-doctor-e2e", Image: ref, Timeout: 5 * time.Minute,
+	// The map of the lab's mips64el images (all pushed as amd64+mips64le
+	// indexes), plus one that the lab does not have.
+	var targets []string
+	for _, im := range lab.Images {
+		if strings.Contains(im.Ref, "-mips64el:") {
+			targets = append(targets, im.Ref)
+		}
+	}
+	targets = append(targets, lab.Registry+"/cke/kubernetes/not-built-mips64el:1.0")
+	m, mapPath := writeMap(t, targets...)
+	reg, err := registry.New(registry.Options{Insecure: []string{lab.Registry}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := Run(ctx, Options{Client: client, Namespace: "confrun-doctor-e2e", Helper: pinned, Timeout: 5 * time.Minute,
+		ImageMap: m, ImageMapPath: mapPath, Registry: reg,
 		FallbackAPIServer: cfg.Host, Log: testLog{t}})
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +82,12 @@ func TestDoctorAgainstLab(t *testing.T) {
 	out, _ := json.MarshalIndent(res, "", "  ")
 	t.Logf("result:\n%s", out)
 
+	mipsNodes := 0
+	for _, n := range nodes {
+		if n.Labels[archLabel] == "mips64le" {
+			mipsNodes++
+		}
+	}
 	byNode := map[string]*nodecheck.Report{}
 	for i := range res.Nodes {
 		byNode[res.Nodes[i].Node] = &res.Nodes[i]
@@ -96,7 +124,27 @@ func TestDoctorAgainstLab(t *testing.T) {
 		expect(nodecheck.AreaCgroups, "cpu controller", nodecheck.StatusOK, "mounted at /sys/fs/cgroup/cpu")
 		expect(nodecheck.AreaRuntime, "container runtime", nodecheck.StatusWarn, "containerd://1.")
 		expect(nodecheck.AreaRuntime, "cgroup driver", nodecheck.StatusOK, "kubelet cgroupDriver: cgroupfs")
-		expect(nodecheck.AreaRuntime, "architecture", nodecheck.StatusOK, "linux/amd64")
+		// Every node runs the checker of its own architecture (the
+		// emulated lab-mips-1 too, by digest), while the runtime, an amd64
+		// containerd everywhere, picks linux/amd64 out of an index.
+		nodeArch := "amd64"
+		if strings.HasPrefix(name, "lab-mips-") {
+			nodeArch = "mips64le"
+		}
+		expect(nodecheck.AreaRuntime, "architecture", nodecheck.StatusOK, "the runtime ran the linux/"+nodeArch+" helper")
+		if nodeArch == "mips64le" {
+			expect(nodecheck.AreaRuntime, "multi-arch images", nodecheck.StatusWarn, "ran as linux/amd64 on this linux/mips64le node")
+			expect(nodecheck.AreaRuntime, "mapped images", nodecheck.StatusFail, fmt.Sprintf("%d of the %d images", len(targets)-1, len(targets)))
+			expect(nodecheck.AreaRuntime, "mapped images", nodecheck.StatusFail, "not-built-mips64el:1.0 (missing")
+			expect(nodecheck.AreaNode, "image storage", nodecheck.StatusOK, "stored in the registry")
+		} else {
+			expect(nodecheck.AreaRuntime, "multi-arch images", nodecheck.StatusOK, "ran as linux/amd64")
+			if mipsNodes > 0 {
+				expect(nodecheck.AreaRuntime, "mapped images", nodecheck.StatusWarn, "this node is linux/amd64")
+			} else {
+				expect(nodecheck.AreaRuntime, "mapped images", nodecheck.StatusFail, "no node of the cluster is linux/mips64le")
+			}
+		}
 		expect(nodecheck.AreaRuntime, "node Ready", nodecheck.StatusOK, "Ready=True")
 		expect(nodecheck.AreaNode, "clock vs apiserver", nodecheck.StatusOK, "Date header")
 		if r.CgroupDrivers == nil || r.CgroupDrivers.Kubelet != "cgroupfs" || !strings.Contains(r.CgroupDrivers.PodCgroup, "/crlab-node-") {

@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/confrun/confrun/internal/arch"
+	"github.com/confrun/confrun/internal/helperimage"
 	"github.com/confrun/confrun/internal/nodecheck"
 	"github.com/confrun/confrun/internal/release"
 )
@@ -37,9 +39,9 @@ func node(name, archLabel, runtimeVersion string, ready bool) *corev1.Node {
 }
 
 func TestPodSpecIsReadOnlyAndUnprivileged(t *testing.T) {
-	o := &Options{Namespace: "confrun", Image: "reg:5000/confrun/helper@sha256:abc", Release: release.MustParse("v1.34"),
+	o := &Options{Namespace: "confrun", Helper: helperimage.Pinned{Image: "reg:5000/confrun/helper@sha256:abc"}, Release: release.MustParse("v1.34"),
 		CNI: "calico", APIServer: "https://10.0.0.1:6443", Timeout: 2 * time.Minute}
-	p := o.PodSpec("lab-node-2")
+	p := o.PodSpec("lab-node-2", arch.MustParse("amd64"))
 	s := p.Spec
 	if s.NodeName != "lab-node-2" || !s.HostNetwork || s.DNSPolicy != corev1.DNSDefault || s.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("pod placement: node %q hostNetwork %v dns %q restart %q", s.NodeName, s.HostNetwork, s.DNSPolicy, s.RestartPolicy)
@@ -66,6 +68,9 @@ func TestPodSpecIsReadOnlyAndUnprivileged(t *testing.T) {
 	if len(paths) != 4 {
 		t.Errorf("hostPath volumes %v, want exactly the four", paths)
 	}
+	if len(s.Containers) != 1 {
+		t.Fatalf("%d containers for a helper image that is not an index", len(s.Containers))
+	}
 	c := s.Containers[0]
 	for _, m := range c.VolumeMounts {
 		if !m.ReadOnly || !strings.HasPrefix(m.MountPath, "/host/") {
@@ -87,7 +92,7 @@ func TestPodSpecIsReadOnlyAndUnprivileged(t *testing.T) {
 	if len(c.Env) != 1 || c.Env[0].Name != "POD_UID" || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.uid" {
 		t.Errorf("env %+v", c.Env)
 	}
-	if c.Image != o.Image || c.ImagePullPolicy != corev1.PullIfNotPresent {
+	if c.Image != o.Helper.Image || c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("image %s policy %s", c.Image, c.ImagePullPolicy)
 	}
 	if len(s.Tolerations) != 1 || s.Tolerations[0].Operator != corev1.TolerationOpExists {
@@ -283,7 +288,7 @@ func TestRunAgainstFakeCluster(t *testing.T) {
 	var log bytes.Buffer
 	var done []string
 	res, err := Run(context.Background(), Options{
-		Client: c, Namespace: "confrun", Image: "127.0.0.1:5000/confrun/helper:sha-1", Release: release.MustParse("v1.34"),
+		Client: c, Namespace: "confrun", Helper: helperimage.Pinned{Image: "127.0.0.1:5000/confrun/helper:sha-1"}, Release: release.MustParse("v1.34"),
 		CNI: "none", Timeout: time.Minute, Log: &log,
 		OnNode: func(n string, _ *nodecheck.Report) { done = append(done, n) },
 		proxy:  func(context.Context, string, string) ([]byte, error) { return nil, errors.New("no kubelet here") },

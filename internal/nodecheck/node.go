@@ -355,14 +355,14 @@ func StorageCheck(name, where string, capacity, available, need uint64, gcHigh, 
 	}
 	roomBeforeGC := int64(available) - int64(float64(capacity)*(100-gcHigh)/100)
 	c.Evidence = fmt.Sprintf("%s: %s free of %s (%.0f%% used); kubelet deletes images above %.0f%% used, evicts pods below %.0f%% free; room for images before GC: %s",
-		where, bytesString(available), bytesString(capacity), usedPct(available), gcHigh, evictionFree, bytesString(uint64(max(roomBeforeGC, 0))))
+		where, BytesString(available), BytesString(capacity), usedPct(available), gcHigh, evictionFree, BytesString(uint64(max(roomBeforeGC, 0))))
 	if need > 0 {
-		c.Evidence += fmt.Sprintf("; the images need %s", bytesString(need))
+		c.Evidence += fmt.Sprintf("; the images need %s", BytesString(need))
 	}
 	switch {
 	case need > 0 && available < need:
 		c.Status = StatusFail
-		c.Fix = fmt.Sprintf("free %s on %s", bytesString(need-available), where)
+		c.Fix = fmt.Sprintf("free %s on %s", BytesString(need-available), where)
 	case usedPct(after) > gcHigh:
 		c.Status = StatusFail
 		c.Evidence += "; pre-pulled images would be garbage-collected and pulled again"
@@ -376,7 +376,8 @@ func StorageCheck(name, where string, capacity, available, need uint64, gcHigh, 
 	return c
 }
 
-func bytesString(b uint64) string {
+// BytesString prints a byte count in binary units (12.3 MiB).
+func BytesString(b uint64) string {
 	const unit = 1024
 	if b < unit {
 		return fmt.Sprintf("%d B", b)

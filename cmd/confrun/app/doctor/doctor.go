@@ -14,6 +14,8 @@ import (
 	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/doctor"
 	"github.com/confrun/confrun/internal/helperimage"
+	"github.com/confrun/confrun/internal/imagemap"
+	"github.com/confrun/confrun/internal/imagemap/registry"
 	"github.com/confrun/confrun/internal/nodecheck"
 	"github.com/confrun/confrun/internal/progress"
 	"github.com/confrun/confrun/internal/release"
@@ -30,6 +32,8 @@ type flagpole struct {
 	maxSkew      time.Duration
 	imageBytes   string
 	all          bool
+	imageMap     string
+	insecure     []string
 	helper       helperimage.Flags
 	kube         cliutil.KubeFlags
 	output       *cliutil.OutputFlag
@@ -56,15 +60,27 @@ missing, with the file that said so and a one-line fix:
               built in (=y), module (=m: present? loaded?) or missing
   cgroups     v1 or v2; each controller compiled, available and enabled for
               children, naming the "processes in the root cgroup" trap
-  runtime     runtime version, kubelet version and cgroup driver, arch labels
+  runtime     runtime version, kubelet version and cgroup driver, arch labels,
+              the platform the runtime picks out of multi-arch images, and
+              with --imagemap whether the mapped images hold the node's arch
   node        swap, hostname resolution, resolv.conf, clock against the
-              apiserver, room for images
+              apiserver, room for images (the map's, with --imagemap)
 
 Against a cluster it starts one short-lived pod per node from the confrun
-helper image (confrun itself, for the node's architecture), with the node's
-/proc, /sys, /boot and /lib (for /lib/modules) mounted read-only; the pods
-are not privileged. Give the image with --image, or let doctor build one from
-confrun binaries and push it with --helper-registry.
+helper image (confrun itself), with the node's /proc, /sys, /boot and /lib
+(for /lib/modules) mounted read-only; the pods are not privileged. Each
+node runs the helper's image for its own architecture, by digest, so that a
+runtime which picks another platform out of a multi-arch image (containerd
+picks its host's) still runs the right checker; a second container runs
+the multi-arch image as such to see which platform the runtime picks. Give
+the image with --helper-image, or let doctor build one from confrun
+binaries and push it with --helper-registry.
+
+With --imagemap, doctor reads the map's registries: every image the run
+pulls must hold the architecture of the nodes that will run it, and those
+nodes need room for them (stored size, plus about 2.5x for the unpacked
+layers). Nodes of another architecture are named: e2e pods landing there
+would get images of the wrong architecture unless they are cordoned.
 
 --local checks the machine doctor runs on (a node before kubeadm init).
 --kernel-config checks a kernel config file before the kernel is built.
@@ -81,7 +97,10 @@ says so. It exits 1 when any check fails.`,
   confrun doctor --helper-registry 127.0.0.1:5000
 
   # ... or with a helper image pushed earlier
-  confrun doctor --image registry.example:5000/confrun/helper:sha-0123456789ab -o json`,
+  confrun doctor --helper-image registry.example:5000/confrun/helper:sha-0123456789ab -o json
+
+  # Also check the images of a run's map against the nodes' architecture and disk
+  confrun doctor --helper-registry 127.0.0.1:5000 --imagemap imagemap.yaml --insecure-registry 127.0.0.1:5000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), streams, f)
@@ -98,8 +117,11 @@ says so. It exits 1 when any check fails.`,
 	fs.DurationVar(&f.maxSkew, "max-clock-skew", nodecheck.DefaultMaxClockSkew, "how far a node's clock may be from the apiserver's")
 	fs.StringVar(&f.imageBytes, "image-bytes", "", "image data each node must still hold, e.g. 6Gi (default: check only kubelet's thresholds)")
 	fs.BoolVar(&f.all, "all", false, "list every check in the table, not only warnings and failures")
+	fs.StringVar(&f.imageMap, "imagemap", "", "also check this image map (confrun images map): its images hold the nodes' arch, and the nodes have room for them")
+	fs.StringSliceVar(&f.insecure, "insecure-registry", nil, "with --imagemap: registry host[:port] that may be reached over plain HTTP (repeatable); every other registry needs HTTPS")
 	f.helper.AddFlags(fs)
-	fs.StringVar(&f.helper.Image, "image", "", "the confrun helper image to run on the nodes (same as --helper-image)")
+	fs.StringVar(&f.helper.Image, "image", "", "the confrun helper image")
+	_ = fs.MarkDeprecated("image", "use --helper-image")
 	f.kube.AddFlags(fs, "confrun")
 	f.output = cliutil.AddOutputFlag(fs, cliutil.FormatTable, cliutil.FormatJSON, cliutil.FormatYAML)
 
@@ -152,6 +174,9 @@ func run(ctx context.Context, streams cliutil.IOStreams, f *flagpole) error {
 	if f.kernelConfig != "" && f.local {
 		return cliutil.UsageError("--kernel-config checks a file offline and --local checks this machine: pass one")
 	}
+	if f.imageMap != "" && (f.kernelConfig != "" || f.local) {
+		return cliutil.UsageError("--imagemap is checked against a cluster's nodes: leave out --local and --kernel-config")
+	}
 
 	var res *nodecheck.Result
 	var err error
@@ -201,13 +226,28 @@ func runCluster(ctx context.Context, streams cliutil.IOStreams, f *flagpole, rel
 	if err != nil {
 		return nil, err
 	}
+	var m *imagemap.Map
+	var reg *registry.Client
+	if f.imageMap != "" {
+		if m, err = imagemap.LoadMap(f.imageMap); err != nil {
+			return nil, cliutil.WithExitCode(cliutil.ExitUsage, err)
+		}
+		if reg, err = registry.New(registry.Options{Insecure: f.insecure}); err != nil {
+			return nil, cliutil.WithExitCode(cliutil.ExitUsage, err)
+		}
+	}
 	image, err := f.helper.Resolve(ctx, arches, streams.ErrOut)
+	if err != nil {
+		return nil, err
+	}
+	pinned, err := helperimage.Pin(ctx, image, arches)
 	if err != nil {
 		return nil, err
 	}
 	bar := progress.New(streams.ErrOut, "checking nodes", len(nodes), progress.Options{TTY: cliutil.IsTerminal(streams.ErrOut)})
 	res, err := doctor.Run(ctx, doctor.Options{
-		Client: client, Namespace: f.kube.Namespace, Image: image, CNI: f.cni, Release: rel, Nodes: f.nodes,
+		Client: client, Namespace: f.kube.Namespace, Helper: pinned, ImageMap: m, ImageMapPath: f.imageMap, Registry: reg,
+		CNI: f.cni, Release: rel, Nodes: f.nodes,
 		Timeout: f.timeout, FallbackAPIServer: cfg.Host, MaxClockSkew: f.maxSkew, ImageBytes: need,
 		Log: progressWriter{bar},
 		OnNode: func(node string, r *nodecheck.Report) {
