@@ -3,6 +3,7 @@ package prepull
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,8 +55,8 @@ func filledRun(tb testing.TB, nodes, images int) *run {
 	}
 	var nodeList []corev1.Node
 	newIndexer := func() cache.Indexer { return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}) }
-	r := &run{opts: Options{RunID: "b", Verify: VerifyNodeStatus}, report: &Report{}, nodes: newIndexer(), pods: newIndexer(),
-		events: newIndexer(), nodePods: map[string]*nodeWork{}, cache: newCache()}
+	r := newRun(Options{RunID: "b", Verify: VerifyNodeStatus, Now: time.Now, UnschedulableTimeout: DefaultUnschedulableTimeout})
+	r.report, r.nodes, r.pods, r.events = &Report{}, newIndexer(), newIndexer(), newIndexer()
 	for n := 0; n < nodes; n++ {
 		node := newNode(fmt.Sprintf("n%d", n), "amd64")
 		node.ResourceVersion = "1"
@@ -92,7 +93,7 @@ func filledRun(tb testing.TB, nodes, images int) *run {
 				ImageID: fmt.Sprintf("reg:5000/x/img-%d@sha256:%064d", i, i), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
 			_ = r.events.Add(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("e%d.%d", n, i), Namespace: "ns", ResourceVersion: "1",
 				UID: types.UID(fmt.Sprintf("u%d.%d", n, i))},
-				InvolvedObject: corev1.ObjectReference{Name: pod.Name, FieldPath: fmt.Sprintf("spec.containers{%s}", containerName(i))},
+				InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod.Name, FieldPath: fmt.Sprintf("spec.containers{%s}", containerName(i))},
 				Reason:         "Pulled", Message: fmt.Sprintf(`Successfully pulled image "reg:5000/x/img-%d:1" in 1.2s (1.3s including waiting). Image size: 1000 bytes.`, i),
 				LastTimestamp: metav1.Now()})
 		}

@@ -50,7 +50,9 @@ type Report struct {
 // NodeReport is one node and its images (in the order of Report.Images).
 type NodeReport struct {
 	PlanNode
-	Images []ImageResult `json:"images,omitempty"`
+	// Blocked says what kept the node's pods from starting, and what to do.
+	Blocked []Blocked     `json:"blocked,omitempty"`
+	Images  []ImageResult `json:"images,omitempty"`
 }
 
 // Summary counts node x image cells by status.

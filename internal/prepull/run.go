@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -75,9 +76,16 @@ type Options struct {
 	Resolve             func(ctx context.Context, ref, platform string) (string, error)
 
 	// Timeout bounds the pulls; VerifyTimeout the verification after them.
-	Timeout       time.Duration
-	Verify        Verify
-	VerifyTimeout time.Duration
+	Timeout time.Duration
+	// UnschedulableTimeout is how long a node's pod may stay unable to
+	// start for the same reason (unschedulable, an untolerated taint, the
+	// DaemonSet controller failing to create it, the node not Ready)
+	// before the node's images are given up; 0 is
+	// DefaultUnschedulableTimeout, negative waits for Timeout. The reason
+	// is named either way.
+	UnschedulableTimeout time.Duration
+	Verify               Verify
+	VerifyTimeout        time.Duration
 	// Keep leaves the namespace and pods in place (debugging).
 	Keep bool
 
@@ -130,6 +138,9 @@ func (o *Options) defaults() error {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Minute
 	}
+	if o.UnschedulableTimeout == 0 {
+		o.UnschedulableTimeout = DefaultUnschedulableTimeout
+	}
 	if o.VerifyTimeout <= 0 {
 		o.VerifyTimeout = 2 * time.Minute
 	}
@@ -166,6 +177,19 @@ type run struct {
 	// image indexes; dsNodes is the number of nodes they run on.
 	dsGroups map[string][]int
 	dsNodes  int
+	// dsTargets are the nodes the DaemonSets are for, sorted.
+	dsTargets []string
+	// blocks are what keeps pods from starting (derived on every
+	// recomputation); blockSince remembers since when, by unit;
+	// nextGiveUp is the next moment a block is given up on; gaveUp the
+	// cells given up; shownBlocks what the progress showed, by unit.
+	blocks      []*block
+	blockSince  map[string]blockSeen
+	nextGiveUp  time.Time
+	gaveUp      map[*ImageResult]bool
+	shownBlocks map[string]string
+	// daemonSets are the DaemonSets as read at --timeout, by name.
+	daemonSets map[string]*appsv1.DaemonSet
 	// nodePods are the node-mode and CRI-check pods, by pod name.
 	nodePods map[string]*nodeWork
 	bar      *progress.Bar
@@ -218,6 +242,13 @@ type podLine struct {
 	done bool
 }
 
+// newRun is the state of a run with its options defaulted.
+func newRun(opts Options) *run {
+	return &run{opts: opts, notify: make(chan struct{}, 1), lines: make(chan podLine, 256),
+		nodePods: map[string]*nodeWork{}, printed: map[string]bool{}, cache: newCache(),
+		blockSince: map[string]blockSeen{}, gaveUp: map[*ImageResult]bool{}, shownBlocks: map[string]string{}}
+}
+
 // Run places the images on the nodes and returns the report. The report
 // is returned (partial) with an error when the run was interrupted; the
 // objects it created are removed in every case unless Keep is set.
@@ -225,8 +256,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	r := &run{opts: opts, notify: make(chan struct{}, 1), lines: make(chan podLine, 256),
-		nodePods: map[string]*nodeWork{}, printed: map[string]bool{}, cache: newCache()}
+	r := newRun(opts)
 	r.report = &Report{APIVersion: ReportAPIVersion, Kind: ReportKind, Mode: opts.Mode, Arch: opts.Selection.Arch,
 		Verify: opts.Verify, Started: opts.Now().UTC()}
 	if opts.Selection.Selector != nil && !opts.Selection.Selector.Empty() {
@@ -278,7 +308,7 @@ func (r *run) finish() {
 	r.report.Finished = r.opts.Now().UTC()
 	r.report.Nodes = nil
 	for _, n := range r.plan.Nodes {
-		nr := NodeReport{PlanNode: n}
+		nr := NodeReport{PlanNode: n, Blocked: r.nodeBlocks(n.Name)}
 		for _, c := range r.cells[n.Name] {
 			nr.Images = append(nr.Images, *c)
 		}
@@ -462,6 +492,7 @@ func (r *run) pullAndVerify(ctx, runCtx context.Context) error {
 		}
 		if err != nil {
 			r.pullsTimedOut = true
+			r.readDaemonSets(ctx)
 			r.recompute()
 		}
 	}
@@ -511,14 +542,55 @@ func countAll(m map[string][]int) int {
 	return n
 }
 
-// track recomputes the state on every change until done() or ctx ends.
+// readDaemonSets reads the run's DaemonSets once, at --timeout, when some
+// node never got its pod: their status says whether the controller saw
+// them at all.
+func (r *run) readDaemonSets(ctx context.Context) {
+	if r.opts.Mode != ModePod || len(r.dsGroups) == 0 {
+		return
+	}
+	seen := r.applyPods()
+	if seen == nil || len(seen.byUnit) == len(r.dsTargets)*len(r.dsGroups) {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	list, err := r.opts.Client.AppsV1().DaemonSets(r.opts.Namespace).List(lctx, metav1.ListOptions{LabelSelector: runSelector(r.opts.RunID)})
+	if err != nil {
+		if r.bar != nil {
+			r.bar.Printf("warning: reading the DaemonSets: %v", err)
+		}
+		return
+	}
+	r.daemonSets = daemonSetsByName(list.Items)
+}
+
+// track recomputes the state on every change until done() or ctx ends;
+// it also wakes up when a blocked node is due to be given up.
 func (r *run) track(ctx context.Context, done func() bool) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		r.recompute()
 		if done() {
 			return nil
 		}
+		var wake <-chan time.Time
+		if !r.nextGiveUp.IsZero() {
+			d := max(r.nextGiveUp.Sub(r.opts.Now()), 0)
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			wake = timer.C
+		}
 		select {
+		case <-wake:
 		case <-ctx.Done():
 			r.recompute()
 			if done() {
@@ -626,8 +698,9 @@ func (r *run) startPodInformers(ctx context.Context) error {
 		return fmt.Errorf("watching pods: %w", err)
 	}
 	r.pods = pods.GetIndexer()
-	ef := informers.NewSharedInformerFactoryWithOptions(r.opts.Client, 0, informers.WithNamespace(r.opts.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "involvedObject.kind=Pod" }))
+	// Events of every kind: the DaemonSet controller's FailedCreate events
+	// are about the DaemonSets (confrun's namespace holds nothing else).
+	ef := informers.NewSharedInformerFactoryWithOptions(r.opts.Client, 0, informers.WithNamespace(r.opts.Namespace))
 	events := ef.Core().V1().Events().Informer()
 	if _, err := events.AddEventHandler(r.handler()); err != nil {
 		return fmt.Errorf("watching events: %w", err)
@@ -669,6 +742,7 @@ func (r *run) createWorkload(ctx context.Context, todo map[string][]int) error {
 				images = append(images, r.plan.Images[i])
 			}
 			r.dsGroups[strconv.Itoa(g)] = part
+			r.dsTargets = sortedStrings(nodes)
 			ds := DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, Group: g, HelperImage: r.opts.HelperImage,
 				Images: images, Nodes: sortedStrings(nodes), TolerateAll: r.opts.Selection.IncludeTainted})
 			if _, err := r.opts.Client.AppsV1().DaemonSets(r.opts.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
@@ -769,6 +843,7 @@ func (r *run) progressUpdate() {
 	if r.bar == nil {
 		return
 	}
+	r.progressBlocks()
 	done, failed, nodesDone, last := 0, 0, 0, ""
 	targets := r.plan.Targets()
 	for _, n := range targets {
@@ -783,7 +858,8 @@ func (r *run) progressUpdate() {
 				failed++
 			}
 			key := n.Name + "|" + c.Target + "|" + c.Status
-			if r.printed[key] {
+			if r.printed[key] || r.gaveUp[c] {
+				// (A node given up on is one line, not one per image.)
 				continue
 			}
 			r.printed[key] = true

@@ -21,8 +21,11 @@ func (r *run) recompute() {
 			*r.cells[name][i] = init[i]
 		}
 	}
-	r.applyPods()
+	seen := r.applyPods()
 	r.applyNodeWork()
+	if seen != nil {
+		r.applyBlocks(r.deriveBlocks(seen))
+	}
 	if r.pullsTimedOut {
 		r.timeoutPending()
 	}
@@ -30,33 +33,52 @@ func (r *run) recompute() {
 	r.progressUpdate()
 }
 
+// podsSeen is what applyPods found beyond the image cells: each unit's
+// pod and the events that explain pods that do not start.
+type podsSeen struct {
+	// byUnit holds the pod-mode pods by node|group, nodePods the node
+	// pods by name.
+	byUnit, nodePods map[string]*corev1.Pod
+	evidence         podEvidence
+}
+
 // applyPods applies the pod-mode pods and their events, and looks at the
-// node-mode pods' states.
-func (r *run) applyPods() {
+// node-mode pods' states. It returns nil before the pod informers run.
+func (r *run) applyPods() *podsSeen {
 	if r.pods == nil {
-		return
+		return nil
 	}
 	type podModePod struct {
 		node  string
 		index []int // container index -> plan image index
 	}
+	seen := &podsSeen{byUnit: map[string]*corev1.Pod{}, nodePods: map[string]*corev1.Pod{},
+		evidence: podEvidence{warning: map[string]*corev1.Event{}, failedCreate: map[string]*corev1.Event{}}}
 	pods := map[string]podModePod{}
 	var lastReady time.Time
 	allReady := true
 	for _, o := range r.pods.List() {
 		pod := o.(*corev1.Pod)
-		if pod.Labels[LabelRun] != r.opts.RunID || pod.DeletionTimestamp != nil || r.cells[pod.Spec.NodeName] == nil {
+		// A DaemonSet pod the scheduler has not placed has no node name
+		// yet: its node is in its node affinity.
+		node := podNode(pod)
+		if pod.Labels[LabelRun] != r.opts.RunID || pod.DeletionTimestamp != nil || r.cells[node] == nil {
 			continue
 		}
 		if w := r.nodePods[pod.Name]; w != nil {
+			seen.nodePods[pod.Name] = pod
 			r.watchNodePod(pod, w)
 			continue
 		}
-		index, ok := r.dsGroups[pod.Labels[LabelGroup]]
+		group := pod.Labels[LabelGroup]
+		index, ok := r.dsGroups[group]
 		if !ok || pod.Labels[LabelNode] != "" {
 			continue // not a pod this process created
 		}
-		pods[pod.Name] = podModePod{node: pod.Spec.NodeName, index: index}
+		if old := seen.byUnit[node+"|"+group]; old == nil || old.Spec.NodeName == "" {
+			seen.byUnit[node+"|"+group] = pod
+		}
+		pods[pod.Name] = podModePod{node: node, index: index}
 		ready := false
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
@@ -68,15 +90,13 @@ func (r *run) applyPods() {
 		}
 		allReady = allReady && ready
 	}
-	if len(pods) == 0 {
-		return
-	}
 	// Events first (times, sizes, "already present"), container statuses
 	// last: they say what holds now.
 	for _, o := range r.events.List() {
 		ev := o.(*corev1.Event)
+		seen.evidence.add(ev)
 		p, ok := pods[ev.InvolvedObject.Name]
-		if !ok {
+		if !ok || ev.InvolvedObject.Kind != "Pod" {
 			continue
 		}
 		if i, ok := containerIndex(fieldContainer(ev.InvolvedObject.FieldPath)); ok && i < len(p.index) {
@@ -95,6 +115,7 @@ func (r *run) applyPods() {
 		t := lastReady.UTC()
 		r.report.Stats.LastPodReady = &t
 	}
+	return seen
 }
 
 // fieldContainer extracts the container name from spec.containers{name}.
@@ -296,15 +317,20 @@ func (r *run) applyVerification() {
 				}
 			}
 			if c.Verified == "" && r.verifyExpired && c.Note == "" {
-				c.Note = r.unverifiedNote(ni)
+				c.Note = r.unverifiedNote(n.Name, ni)
 			}
 		}
 	}
 }
 
-func (r *run) unverifiedNote(ni nodeImages) string {
+func (r *run) unverifiedNote(node string, ni nodeImages) string {
 	switch {
 	case r.opts.Verify == VerifyCRI:
+		for _, b := range r.blocks {
+			if b.check && b.node == node {
+				return fmt.Sprintf("the CRI check pod did not run (%s): %s; fix: %s", b.Reason, b.Message, b.Fix)
+			}
+		}
 		return "the CRI check pod gave no answer"
 	case ni.truncated:
 		return fmt.Sprintf("node status lists only the %d largest images (kubelet --node-status-max-images) and this one is not among them; use --verify=cri to ask the runtime", NodeStatusMaxImages)
