@@ -147,7 +147,7 @@ func TestDoctorAgainstLab(t *testing.T) {
 		}
 		expect(nodecheck.AreaRuntime, "node Ready", nodecheck.StatusOK, "Ready=True")
 		expect(nodecheck.AreaNode, "clock vs apiserver", nodecheck.StatusOK, "Date header")
-		if r.CgroupDrivers == nil || r.CgroupDrivers.Kubelet != "cgroupfs" || !strings.Contains(r.CgroupDrivers.PodCgroup, "/crlab-node-") {
+		if r.CgroupDrivers == nil || r.CgroupDrivers.Kubelet != "cgroupfs" || !strings.Contains(r.CgroupDrivers.PodCgroup, "/crlab-"+strings.TrimPrefix(name, "lab-")+"/") {
 			t.Errorf("%s: observed pod cgroup %+v, want cgroupfs under the lab's cgroupRoot", name, r.CgroupDrivers)
 		}
 	}
