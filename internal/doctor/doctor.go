@@ -480,7 +480,7 @@ func (o *Options) runNode(ctx context.Context, n *corev1.Node) (*nodecheck.Repor
 	}
 	var probe *platformProbe
 	if o.probes(a) {
-		probe = readProbe(ctx, o.Client, final, o.Helper.Image)
+		probe = readProbe(ctx, o.Client, final, o.Helper.Image, o.Helper.Platforms)
 	}
 	logs, err := pods.GetLogs(pod.Name, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
 	if err != nil {

@@ -30,12 +30,16 @@ type platformProbe struct {
 	// ExecFormat is set when the node could not execute what the runtime
 	// picked.
 	ExecFormat bool
+	// NoMatch is set when the runtime found no image for its platform in
+	// the index; Held are the platforms the index holds.
+	NoMatch bool
+	Held    []string
 }
 
 // readProbe reads the probe container's outcome from the final pod and
 // its log.
-func readProbe(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, index string) *platformProbe {
-	p := &platformProbe{Index: index}
+func readProbe(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, index string, held []string) *platformProbe {
+	p := &platformProbe{Index: index, Held: held}
 	cs := containerStatus(pod, probeContainer)
 	switch {
 	case cs == nil:
@@ -43,6 +47,9 @@ func readProbe(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, ind
 		return p
 	case cs.State.Waiting != nil:
 		p.Failure = fmt.Sprintf("%s: %s", cs.State.Waiting.Reason, cs.State.Waiting.Message)
+		// containerd: "no match for platform in manifest"; CRI-O and
+		// others: "no image found in manifest list for architecture".
+		p.NoMatch = strings.Contains(p.Failure, "no match for platform") || strings.Contains(p.Failure, "no image found in manifest list")
 		return p
 	case cs.State.Terminated == nil:
 		p.Failure = "the probe container was still running when the pod ended"
@@ -89,6 +96,11 @@ func (p *platformProbe) check(n *corev1.Node) nodecheck.Check {
 		c.Status = nodecheck.StatusWarn
 		c.Evidence = fmt.Sprintf("a container given the multi-arch image %s ran as %s on this %s node: the runtime picks its own platform out of multi-arch images (the node runs it, e.g. under emulation), so an e2e image not placed beforehand is tested as %s",
 			p.Index, p.Platform, na.Platform(), p.Platform)
+		c.Fix = fix
+	case p.NoMatch:
+		c.Status = nodecheck.StatusWarn
+		c.Evidence = fmt.Sprintf("the runtime found no image for its own platform in the multi-arch image %s, which holds %s: it does not pick %s out of an index, so an e2e image not placed beforehand fails to pull or is tested as another platform (%s)",
+			p.Index, strings.Join(p.Held, ", "), na.Platform(), p.Failure)
 		c.Fix = fix
 	case p.ExecFormat:
 		c.Status = nodecheck.StatusFail

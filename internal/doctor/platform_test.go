@@ -98,24 +98,31 @@ func TestProbeCheck(t *testing.T) {
 	const idx = "reg:5000/confrun/helper@sha256:idx"
 
 	// Exit 0, but the fake client's log is "fake logs": no platform.
-	p := readProbe(ctx, c, podWith(terminated(probeContainer, 0, "")), idx)
+	p := readProbe(ctx, c, podWith(terminated(probeContainer, 0, "")), idx, nil)
 	if p.Platform != "" || !strings.Contains(p.Failure, "printed no platform") {
 		t.Errorf("log without a platform: %+v", p)
 	}
 	if ch := p.check(mips); ch.Status != nodecheck.StatusWarn || !strings.Contains(ch.Evidence, "unknown") {
 		t.Errorf("unknown platform: %+v", ch)
 	}
-	p = readProbe(ctx, c, podWith(terminated(probeContainer, 128, "exec /confrun: exec format error")), idx)
+	p = readProbe(ctx, c, podWith(terminated(probeContainer, 128, "exec /confrun: exec format error")), idx, nil)
 	if !p.ExecFormat {
 		t.Errorf("exec format error not seen: %+v", p)
 	}
 	if ch := p.check(mips); ch.Status != nodecheck.StatusFail || !strings.Contains(ch.Fix, "confrun prepull --mode node") {
 		t.Errorf("exec format error: %+v", ch)
 	}
-	if p := readProbe(ctx, c, podWith(waiting(probeContainer, "ErrImagePull")), idx); !strings.Contains(p.Failure, "ErrImagePull") {
+	if p := readProbe(ctx, c, podWith(waiting(probeContainer, "ErrImagePull")), idx, nil); !strings.Contains(p.Failure, "ErrImagePull") {
 		t.Errorf("not pulled: %+v", p)
 	}
-	if p := readProbe(ctx, c, podWith(), idx); !strings.Contains(p.Failure, "no status") {
+	nomatch := waiting(probeContainer, "ErrImagePull")
+	nomatch.State.Waiting.Message = `rpc error: code = NotFound desc = failed to pull and unpack image "reg:5000/confrun/helper@sha256:idx": no match for platform in manifest: not found`
+	p = readProbe(ctx, c, podWith(nomatch), idx, []string{"linux/mips64le"})
+	if ch := p.check(mips); !p.NoMatch || ch.Status != nodecheck.StatusWarn || !strings.Contains(ch.Evidence, "no image for its own platform") ||
+		!strings.Contains(ch.Evidence, "which holds linux/mips64le") {
+		t.Errorf("index without the runtime's platform: %+v %+v", p, ch)
+	}
+	if p := readProbe(ctx, c, podWith(), idx, nil); !strings.Contains(p.Failure, "no status") {
 		t.Errorf("no status: %+v", p)
 	}
 

@@ -21,6 +21,8 @@ type Pinned struct {
 	// Index reports whether Image is an index. Only then does a runtime
 	// pick a platform out of it.
 	Index bool
+	// Platforms are the platforms the index holds, sorted.
+	Platforms []string
 	// ByArch maps a platform (linux/<goarch>[/<variant>]) to the
 	// reference, by digest, of the image for that platform. A runtime
 	// takes a single image of any platform, so a node gets the binary for
@@ -87,6 +89,7 @@ func Pin(ctx context.Context, ref string, arches []arch.Arch, opts ...remote.Opt
 		}
 	}
 	sort.Strings(held)
+	p.Platforms = held
 	for _, a := range arches {
 		d, ok := childFor(im, a)
 		if !ok {

@@ -34,7 +34,7 @@ func TestPin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Index || p.Image != pushed || len(p.ByArch) != 2 {
+	if !p.Index || p.Image != pushed || len(p.ByArch) != 2 || strings.Join(p.Platforms, ",") != "linux/amd64,linux/mips64le" {
 		t.Fatalf("pinned %+v", p)
 	}
 	// Each pinned reference is the single image of that platform.
