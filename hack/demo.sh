@@ -69,7 +69,9 @@ done
 echo "every image the demo focus needs is ok; the others are missing because the lab does not build them"
 
 step "3/8 confrun doctor: what stands between the nodes and a passing run"
-"$CONFRUN" doctor --helper-registry "$LAB_REGISTRY" || echo "(doctor found failures: this sandbox runs cgroup v1 without v2 controllers)"
+# With the map: do its images hold each node's arch, is there disk for them.
+"$CONFRUN" doctor --helper-registry "$LAB_REGISTRY" --imagemap "$MAP" --insecure-registry "$LAB_REGISTRY" ||
+	echo "(doctor found failures: the map's images that the lab does not build, see step 2)"
 
 step "4/8 confrun prepull --mode node: every image on every node, also under its upstream name"
 SOCKETS=()
