@@ -92,7 +92,7 @@ func clusterChecks(ctx context.Context, proxy proxyFunc, n *corev1.Node, r *node
 	if kc != nil {
 		adjustForKubeletConfig(r, kc)
 	}
-	out = append(out, storageCheck(ctx, proxy, n.Name, kc, imageBytes))
+	out = append(out, storageCheck(ctx, proxy, n, kc, imageBytes))
 	return out
 }
 
@@ -229,11 +229,11 @@ func adjustForKubeletConfig(r *nodecheck.Report, kc *kubeletConfig) {
 	}
 }
 
-func storageCheck(ctx context.Context, proxy proxyFunc, node string, kc *kubeletConfig, need uint64) nodecheck.Check {
+func storageCheck(ctx context.Context, proxy proxyFunc, n *corev1.Node, kc *kubeletConfig, need uint64) nodecheck.Check {
+	node := n.Name
 	st, err := imageFsStats(ctx, proxy, node)
 	if err != nil {
-		return nodecheck.Check{Area: nodecheck.AreaNode, Name: "image storage", Status: nodecheck.StatusWarn, Evidence: err.Error(),
-			Fix: "allow nodes/proxy for your user to let doctor read kubelet stats"}
+		return storageFromStatus(n, need, err)
 	}
 	gcHigh, evict := 0.0, 0.0
 	if kc != nil {
@@ -267,4 +267,28 @@ func evictionPercent(v string, capacity uint64) float64 {
 		return 0
 	}
 	return 100 * float64(q.Value()) / float64(capacity)
+}
+
+// storageFromStatus is the image storage check without the kubelet's
+// stats: the node status has the ephemeral storage capacity and what is
+// allocatable to pods, not what is free.
+func storageFromStatus(n *corev1.Node, need uint64, statsErr error) nodecheck.Check {
+	c := nodecheck.Check{Area: nodecheck.AreaNode, Name: "image storage", Status: nodecheck.StatusWarn,
+		Fix: "allow nodes/proxy for your user to let doctor read the kubelet's stats (free space)"}
+	capQ, okC := n.Status.Capacity[corev1.ResourceEphemeralStorage]
+	alloc, okA := n.Status.Allocatable[corev1.ResourceEphemeralStorage]
+	if !okC || !okA {
+		c.Evidence = statsErr.Error() + "; the node status has no ephemeral-storage either"
+		return c
+	}
+	c.Evidence = fmt.Sprintf("%s; node status: ephemeral-storage capacity %s, allocatable %s (free space unknown)",
+		statsErr, nodecheck.BytesString(uint64(capQ.Value())), nodecheck.BytesString(uint64(alloc.Value())))
+	if need > 0 {
+		c.Evidence += "; the images need " + nodecheck.BytesString(need)
+		if need > uint64(alloc.Value()) {
+			c.Status = nodecheck.StatusFail
+			c.Fix = fmt.Sprintf("give the node's image filesystem at least %s more", nodecheck.BytesString(need-uint64(alloc.Value())))
+		}
+	}
+	return c
 }

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -222,6 +223,17 @@ func TestClusterChecks(t *testing.T) {
 	for _, c := range clusterChecks(context.Background(), deny, n, &nodecheck.Report{}, release.MustParse("v1.34"), 0) {
 		if (c.Name == "cgroup driver" || c.Name == "image storage") && c.Status != nodecheck.StatusWarn {
 			t.Errorf("%s without configz: %s", c.Name, c.Status)
+		}
+	}
+	// ... and the node status gives the ephemeral storage the images must
+	// fit in.
+	n.Status.Capacity = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("20Gi")}
+	n.Status.Allocatable = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("18Gi")}
+	for need, want := range map[uint64]nodecheck.Status{10 << 30: nodecheck.StatusWarn, 19 << 30: nodecheck.StatusFail} {
+		for _, c := range clusterChecks(context.Background(), deny, n, &nodecheck.Report{}, release.MustParse("v1.34"), need) {
+			if c.Name == "image storage" && (c.Status != want || !strings.Contains(c.Evidence, "allocatable 18.0 GiB")) {
+				t.Errorf("need %d without stats: %+v", need, c)
+			}
 		}
 	}
 }
