@@ -182,13 +182,13 @@ func nodeProblem(name string, n *corev1.Node) (reason, message, fix string) {
 			state = "unreachable (Ready=Unknown)"
 		}
 		message = fmt.Sprintf("node %s is %s", name, state)
-		if c.Reason != "" || c.Message != "" {
-			message += ": " + strings.TrimSpace(c.Reason+" "+c.Message)
-		}
 		if !c.LastTransitionTime.IsZero() {
-			message += " (since " + c.LastTransitionTime.UTC().Format(time.RFC3339) + ")"
+			message += " since " + c.LastTransitionTime.UTC().Format(time.RFC3339)
 		}
-		return ReasonNodeNotReady, message + "; its kubelet does not start the pod",
+		if why := strings.TrimSuffix(strings.TrimSpace(c.Reason+": "+c.Message), ":"); why != "" {
+			message += " (" + strings.TrimPrefix(why, ": ") + ")"
+		}
+		return ReasonNodeNotReady, message + ", so the pod does not start there",
 			fmt.Sprintf("bring the node back (its kubelet and container runtime: `systemctl status kubelet containerd` on %s), or leave it out with --nodes", name)
 	}
 	return ReasonNodeNotReady, fmt.Sprintf("node %s reports no Ready condition; its kubelet does not start the pod", name),
@@ -270,9 +270,11 @@ func (r *run) unschedulable(pod *corev1.Pod, node string, cond *corev1.PodCondit
 				}
 			}
 			b.Fix = fmt.Sprintf("remove the taint from %s or pass --include-tainted, or leave the node out with --nodes", node)
-		case strings.HasPrefix(why, "Insufficient ") || why == "Too many pods":
-			b.Fix = fmt.Sprintf("make room on %s (the pod requests %s; `kubectl describe node %s` shows what is allocated; %q means the node runs its allocatable number of pods), or leave the node out with --nodes",
-				node, podRequests(pod), node, "Too many pods")
+		case why == "Too many pods":
+			b.Fix = fmt.Sprintf("%s runs as many pods as it may (status.allocatable.pods): remove some or raise the kubelet's maxPods, or leave the node out with --nodes", node)
+		case strings.HasPrefix(why, "Insufficient "):
+			b.Fix = fmt.Sprintf("make room on %s (the pod requests %s; `kubectl describe node %s` shows what is allocated), or leave the node out with --nodes",
+				node, podRequests(pod), node)
 		case strings.Contains(why, "were unschedulable"):
 			b.Fix = fmt.Sprintf("uncordon the node (kubectl uncordon %s), or leave it out with --nodes", node)
 		}

@@ -144,30 +144,51 @@ func (r *Report) ExitCode() int {
 }
 
 // Problems lists, one line each, what keeps the report from being
-// complete, at most max lines (0: all).
+// complete, at most max lines (0: all). Images of a node with the same
+// problem share a line, and a node's blocks add their fix.
 func (r *Report) Problems(max int) []string {
 	var out []string
 	for _, n := range r.Nodes {
 		if n.Skipped != "" {
 			continue
 		}
+		var order []string
+		lines := map[string]*problemLine{}
 		for _, c := range n.Images {
-			var line string
+			var key string
 			switch {
 			case c.OnNode() && c.Verified == "":
-				line = fmt.Sprintf("%s: %s %s but unverified: %s", n.Name, c.Target, c.Status, c.Note)
+				key = c.Status + " but unverified: " + c.Note
 			case !c.OnNode():
-				line = fmt.Sprintf("%s: %s %s", n.Name, c.Target, c.Status)
+				key = c.Status
 				if c.Reason != "" {
-					line += " (" + c.Reason + ")"
+					key += " (" + c.Reason + ")"
 				}
 				if c.Message != "" {
-					line += ": " + c.Message
+					key += ": " + c.Message
 				}
 			default:
 				continue
 			}
-			out = append(out, line)
+			if p := lines[key]; p != nil {
+				p.count++
+				continue
+			}
+			lines[key] = &problemLine{target: c.Target, count: 1}
+			order = append(order, key)
+		}
+		for _, key := range order {
+			p := lines[key]
+			what := p.target
+			if p.count > 1 {
+				what = fmt.Sprintf("%d images", p.count)
+			}
+			out = append(out, fmt.Sprintf("%s: %s %s", n.Name, what, key))
+		}
+		for _, b := range n.Blocked {
+			if b.Fix != "" && len(order) > 0 {
+				out = append(out, fmt.Sprintf("  fix (%s): %s", b.Reason, b.Fix))
+			}
 		}
 	}
 	if max > 0 && len(out) > max {
@@ -175,6 +196,11 @@ func (r *Report) Problems(max int) []string {
 		out = append(out[:max], fmt.Sprintf("... and %d more (see the report)", more))
 	}
 	return out
+}
+
+type problemLine struct {
+	target string
+	count  int
 }
 
 // Missing checks that every image is on every selected node of the
@@ -279,8 +305,11 @@ func (r *Report) PrintTable(w io.Writer) error {
 			}
 		}
 		note := n.Skipped
-		if note == "" && !n.Ready {
+		switch {
+		case note == "" && !n.Ready:
 			note = "not Ready"
+		case note == "" && len(n.Blocked) > 0:
+			note = n.Blocked[0].Reason
 		}
 		fmt.Fprintf(t, "%s\t%s\t%v\t%d\t%d\t%d\t%d\t%d/%d\t%s\n", n.Name, n.Arch, n.Ready, present, pulled, failed, other,
 			verified, len(n.Images), note)

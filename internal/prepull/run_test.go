@@ -87,6 +87,9 @@ type cluster struct {
 	// and their logs readable only after the pod terminated.
 	lateLogs bool
 	logReady map[string]chan struct{}
+	// daemonPod replaces, per node, what the DaemonSet controller,
+	// scheduler and kubelet do with a DaemonSet (default: pullDaemonPod).
+	daemonPod map[string]func(ctx context.Context, ds *appsv1.DaemonSet, node string) bool
 }
 
 func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
@@ -216,54 +219,78 @@ func (c *cluster) runDaemonSet(ctx context.Context, ds *appsv1.DaemonSet) {
 			return
 		}
 		nodeName := term.MatchFields[0].Values[0]
-		node, err := c.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
-		if err != nil {
-			c.t.Error(err)
-			return
+		c.mu.Lock()
+		run := c.daemonPod[nodeName]
+		c.mu.Unlock()
+		if run == nil {
+			run = c.pullDaemonPod
 		}
-		have := indexNodeImages(node)
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ds.Name + "-" + nodeName, Namespace: ds.Namespace,
-			Labels: ds.Spec.Template.Labels}, Spec: ds.Spec.Template.Spec}
-		pod.Spec.NodeName = nodeName
-		ready := true
-		for i, ctr := range pod.Spec.Containers {
-			cs := corev1.ContainerStatus{Name: ctr.Name, Image: ctr.Image}
-			field := fmt.Sprintf("spec.containers{%s}", ctr.Name)
-			switch {
-			case c.fail[ctr.Image]:
-				ready = false
-				cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: notFound}
-				c.event(ctx, pod, field, i, "Failed", fmt.Sprintf("Failed to pull image %q: %s", ctr.Image, notFound))
-			default:
-				cs.State.Running = &corev1.ContainerStateRunning{}
-				cs.Ready = true
-				repo, _, _ := strings.Cut(ctr.Image, ":5000/")
-				cs.ImageID = repo + ":5000/" + strings.Split(strings.SplitN(ctr.Image, ":5000/", 2)[1], ":")[0] + "@sha256:" + strings.Repeat(fmt.Sprint(i), 64)[:64]
-				if _, ok := have.find([]string{normalize(ctr.Image)}, ""); ok {
-					c.event(ctx, pod, field, i, "Pulled", fmt.Sprintf("Container image %q already present on machine", ctr.Image))
-				} else {
-					c.event(ctx, pod, field, i, "Pulled", fmt.Sprintf("Successfully pulled image %q in 1.5s (2s including waiting). Image size: %d bytes.", ctr.Image, 1000+i))
-					node.Status.Images = append(node.Status.Images, corev1.ContainerImage{Names: []string{cs.ImageID, ctr.Image}, SizeBytes: int64(1000 + i)})
-				}
-			}
-			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
-		}
-		cond := corev1.ConditionFalse
-		if ready {
-			cond = corev1.ConditionTrue
-		}
-		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond, LastTransitionTime: metav1.Now()}}
-		if _, err := c.client.CoreV1().Pods(ds.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-			c.t.Error(err)
-			return
-		}
-		// The kubelet reports its image list later, with the node status.
-		c.waitWatch("nodes")
-		if _, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-			c.t.Error(err)
+		if !run(ctx, ds, nodeName) {
 			return
 		}
 	}
+}
+
+// daemonPod is the pod the DaemonSet controller creates for a node: the
+// template, pinned to the node by a single node affinity term.
+func daemonPod(ds *appsv1.DaemonSet, nodeName string) *corev1.Pod {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: ds.Name + "-" + nodeName, Namespace: ds.Namespace,
+		Labels: ds.Spec.Template.Labels}, Spec: *ds.Spec.Template.Spec.DeepCopy()}
+	pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms = []corev1.NodeSelectorTerm{
+		{MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{nodeName}}}}}
+	return pod
+}
+
+// pullDaemonPod plays scheduler and kubelet for a node's pod: every image
+// is pulled, or fails to be. It reports whether the test can go on.
+func (c *cluster) pullDaemonPod(ctx context.Context, ds *appsv1.DaemonSet, nodeName string) bool {
+	node, err := c.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if err != nil {
+		c.t.Error(err)
+		return false
+	}
+	have := indexNodeImages(node)
+	pod := daemonPod(ds, nodeName)
+	pod.Spec.NodeName = nodeName
+	ready := true
+	for i, ctr := range pod.Spec.Containers {
+		cs := corev1.ContainerStatus{Name: ctr.Name, Image: ctr.Image}
+		field := fmt.Sprintf("spec.containers{%s}", ctr.Name)
+		switch {
+		case c.fail[ctr.Image]:
+			ready = false
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: notFound}
+			c.event(ctx, pod, field, i, "Failed", fmt.Sprintf("Failed to pull image %q: %s", ctr.Image, notFound))
+		default:
+			cs.State.Running = &corev1.ContainerStateRunning{}
+			cs.Ready = true
+			repo, _, _ := strings.Cut(ctr.Image, ":5000/")
+			cs.ImageID = repo + ":5000/" + strings.Split(strings.SplitN(ctr.Image, ":5000/", 2)[1], ":")[0] + "@sha256:" + strings.Repeat(fmt.Sprint(i), 64)[:64]
+			if _, ok := have.find([]string{normalize(ctr.Image)}, ""); ok {
+				c.event(ctx, pod, field, i, "Pulled", fmt.Sprintf("Container image %q already present on machine", ctr.Image))
+			} else {
+				c.event(ctx, pod, field, i, "Pulled", fmt.Sprintf("Successfully pulled image %q in 1.5s (2s including waiting). Image size: %d bytes.", ctr.Image, 1000+i))
+				node.Status.Images = append(node.Status.Images, corev1.ContainerImage{Names: []string{cs.ImageID, ctr.Image}, SizeBytes: int64(1000 + i)})
+			}
+		}
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
+	}
+	cond := corev1.ConditionFalse
+	if ready {
+		cond = corev1.ConditionTrue
+	}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond, LastTransitionTime: metav1.Now()}}
+	if _, err := c.client.CoreV1().Pods(ds.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		c.t.Error(err)
+		return false
+	}
+	// The kubelet reports its image list later, with the node status.
+	c.waitWatch("nodes")
+	if _, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		c.t.Error(err)
+		return false
+	}
+	return true
 }
 
 func (c *cluster) event(ctx context.Context, pod *corev1.Pod, field string, i int, reason, msg string) {

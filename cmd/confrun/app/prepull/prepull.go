@@ -34,6 +34,7 @@ type flags struct {
 	sockets        []string
 	ctrNamespace   string
 	timeout        time.Duration
+	unschedulable  time.Duration
 	verify         string
 	verifyTimeout  time.Duration
 	keep           bool
@@ -85,7 +86,18 @@ kubelet lists only the 50 largest images, beyond that an image is reported
 unverified), with the runtime's CRI ImageStatus through a short privileged pod
 per node (--verify cri, the default in node mode), or from the pods alone
 (--verify pods). Images already on a node are skipped, so running it again is
-safe. Ctrl-C, --timeout or a failure removes everything prepull created
+safe.
+
+A node whose pod cannot start is named as soon as it is seen, with the reason
+and what to do: the scheduler's verdict (Unschedulable: insufficient memory,
+too many pods, ...), a taint the pods do not tolerate (the DaemonSet
+controller then creates no pod there), the node not Ready or unreachable, the
+DaemonSet controller failing to create the pod (a quota, an admission policy),
+the kubelet rejecting it. When the same reason has held for
+--unschedulable-timeout, that node's images are given up (reported failed, or
+node-not-ready, with the reason) and the run goes on without waiting for
+--timeout; with --unschedulable-timeout 0 they wait for --timeout and are then
+reported as timed out with the reason. Ctrl-C, --timeout or a failure removes everything prepull created
 unless --keep; --cleanup removes the leftovers of a killed run.
 
 Exit status: 0 when every image is on every selected node and verified, 3 when
@@ -119,6 +131,8 @@ all are there but some could not be verified, 1 otherwise, 2 for bad input.`,
 	fs.StringArrayVar(&f.sockets, "containerd-socket", nil, "node mode: containerd socket PATH for all nodes, or NODE=PATH for one (repeatable; default: discovered, else "+prepull.DefaultSocket+")")
 	fs.StringVar(&f.ctrNamespace, "containerd-namespace", "k8s.io", "node mode: containerd namespace of the kubelet's images")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up on pulls not done after this long")
+	fs.DurationVar(&f.unschedulable, "unschedulable-timeout", prepull.DefaultUnschedulableTimeout,
+		"give up on a node whose pod cannot start (unschedulable, untolerated taint, node not Ready) after the same reason held this long; 0: wait for --timeout")
 	fs.StringVar(&f.verify, "verify", "", "node-status, cri or pods (default: node-status in pod mode, cri in node mode)")
 	fs.DurationVar(&f.verifyTimeout, "verify-timeout", 2*time.Minute, "how long to wait for the verification (the kubelet refreshes its image list every 30s)")
 	fs.BoolVar(&f.keep, "keep", false, "leave the namespace and pods in place (debugging); remove them later with --cleanup")
@@ -227,6 +241,14 @@ func (f *flags) options(streams cliutil.IOStreams) (prepull.Options, string, err
 	}
 	if f.timeout <= 0 || f.verifyTimeout <= 0 {
 		return o, "", cliutil.UsageError("--timeout and --verify-timeout must be positive")
+	}
+	switch {
+	case f.unschedulable < 0:
+		return o, "", cliutil.UsageError("--unschedulable-timeout must not be negative (0 waits for --timeout)")
+	case f.unschedulable == 0:
+		o.UnschedulableTimeout = -1 // named, never given up before --timeout
+	default:
+		o.UnschedulableTimeout = f.unschedulable
 	}
 	o.ContainerdNamespace = f.ctrNamespace
 	o.Timeout, o.VerifyTimeout, o.Keep = f.timeout, f.verifyTimeout, f.keep

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/prepull"
@@ -63,6 +64,7 @@ func TestBadInputIsAUsageError(t *testing.T) {
 		{[]string{"--imagemap", mapPath, "--helper-image", "h:1", "--report", filepath.Join(dir, "other.json")}, "--force"},
 		{[]string{"--imagemap", mapPath, "--helper-image", "h:1", "-o", "xml"}, "output format"},
 		{[]string{"-A"}, "--all-namespaces goes with --cleanup"},
+		{[]string{"--imagemap", mapPath, "--helper-image", "h:1", "--unschedulable-timeout", "-1s"}, "--unschedulable-timeout must not be negative"},
 	} {
 		out, err := execute(t, tc.args...)
 		if cliutil.ExitCode(err) != cliutil.ExitUsage || !strings.Contains(err.Error(), tc.want) {
@@ -93,5 +95,12 @@ func TestOptionsFromTheMap(t *testing.T) {
 	}
 	if o.Sockets.PerNode["n2"] != "/run/n2.sock" || o.Mode != prepull.ModeNode || o.Resolve == nil || o.HelperImage != "h:1" {
 		t.Errorf("node mode options = %+v", o)
+	}
+	// --unschedulable-timeout 0 waits for --timeout; else it is the grace.
+	for flag, want := range map[time.Duration]time.Duration{0: -1, 90 * time.Second: 90 * time.Second} {
+		f.unschedulable = flag
+		if o, _, err := f.options(cliutil.IOStreams{ErrOut: &bytes.Buffer{}}); err != nil || o.UnschedulableTimeout != want {
+			t.Errorf("--unschedulable-timeout %s: %v, %v; want %v", flag, o.UnschedulableTimeout, err, want)
+		}
 	}
 }

@@ -1,0 +1,409 @@
+package prepull
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// The scheduler's message for a DaemonSet pod on a full node (v1.34): the
+// other nodes fail the pod's node affinity.
+const insufficientMemory = "0/4 nodes are available: 1 Insufficient memory, 3 node(s) didn't satisfy plugin(s) [NodeAffinity]. " +
+	"preemption: 0/4 nodes are available: 1 No preemption victims found for incoming pod, 3 Preemption is not helpful for scheduling."
+
+// unschedulable plays a scheduler that cannot place the node's pod.
+func (c *cluster) unschedulable(msg string) func(context.Context, *appsv1.DaemonSet, string) bool {
+	return func(ctx context.Context, ds *appsv1.DaemonSet, node string) bool {
+		pod := daemonPod(ds, node)
+		pod.Status = pendingUnschedulable(msg)
+		return c.create(ctx, pod)
+	}
+}
+
+func pendingUnschedulable(msg string) corev1.PodStatus {
+	return corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled,
+		Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: msg}}}
+}
+
+// taints taints the node as the DaemonSet appears: its controller then
+// creates no pod there.
+func (c *cluster) taints(taint corev1.Taint) func(context.Context, *appsv1.DaemonSet, string) bool {
+	return func(ctx context.Context, _ *appsv1.DaemonSet, node string) bool {
+		c.waitWatch("nodes")
+		n, err := c.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err == nil {
+			n.Spec.Taints = append(n.Spec.Taints, taint)
+			_, err = c.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			c.t.Error(err)
+		}
+		return err == nil
+	}
+}
+
+// goesNotReady binds the node's pod, then the node stops reporting.
+func (c *cluster) goesNotReady(ctx context.Context, ds *appsv1.DaemonSet, node string) bool {
+	pod := daemonPod(ds, node)
+	pod.Spec.NodeName = node
+	pod.Status.Phase = corev1.PodPending
+	for _, ctr := range pod.Spec.Containers {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: ctr.Name, Image: ctr.Image,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}})
+	}
+	if !c.create(ctx, pod) {
+		return false
+	}
+	c.waitWatch("nodes")
+	n, err := c.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err == nil {
+		n.Status.Conditions[0] = unreachable()
+		_, err = c.client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		c.t.Error(err)
+	}
+	return err == nil
+}
+
+func unreachable() corev1.NodeCondition {
+	return corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NodeStatusUnknown",
+		Message: "Kubelet stopped posting node status."}
+}
+
+func (c *cluster) create(ctx context.Context, pod *corev1.Pod) bool {
+	if _, err := c.client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		c.t.Error(err)
+		return false
+	}
+	return true
+}
+
+// TestPodModeNamesWhyPodsDoNotStart: a node whose pod the scheduler cannot
+// place, one tainted as the run starts (no pod is ever created there) and
+// one that goes unreachable under its pending pod are each named with the
+// reason and a fix, in the progress and the report, and given up once the
+// reason held for --unschedulable-timeout, long before --timeout; the
+// other node completes. Without naming them the run would end at --timeout
+// with "timeout" and nothing more.
+func TestPodModeNamesWhyPodsDoNotStart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newCluster(t, newNode("n1", "amd64"), newNode("n2", "amd64"), newNode("n3", "amd64"), newNode("n4", "amd64"))
+	c.daemonPod = map[string]func(context.Context, *appsv1.DaemonSet, string) bool{
+		"n2": c.unschedulable(insufficientMemory),
+		"n3": c.taints(corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}),
+		"n4": c.goesNotReady,
+	}
+	c.kubeletForDaemonSets(ctx, DefaultNamespace)
+	opts := c.options(ModePod)
+	opts.Timeout = 30 * time.Second
+	opts.UnschedulableTimeout = time.Nanosecond
+	var progress bytes.Buffer
+	opts.Progress = &progress
+	// The run's requests, up to the report (the cleanup lists pods too).
+	count := map[string]int{}
+	opts.OnReport = func(*Report) error {
+		for _, a := range c.client.Actions() {
+			count[a.GetVerb()+" "+a.GetResource().Resource]++
+		}
+		return nil
+	}
+	rep, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range lab {
+		if got := cellOf(t, rep, "n1", im.Target); got.Status != StatusPulled {
+			t.Errorf("%s on n1 = %+v, want pulled", im.Target, got)
+		}
+	}
+	for _, tc := range []struct {
+		node, status, reason string
+		message, fix         []string
+	}{
+		{"n2", StatusFailed, ReasonUnschedulable, []string{"Insufficient memory", insufficientMemory},
+			[]string{"make room on n2", "cpu 3m, memory 24Mi", "--nodes"}},
+		{"n3", StatusFailed, ReasonUntoleratedTaint, []string{"dedicated=gpu:NoSchedule", "creates no pod"},
+			[]string{"kubectl taint nodes n3 dedicated=gpu:NoSchedule-", "--include-tainted"}},
+		{"n4", StatusNodeNotReady, ReasonNodeNotReady, []string{"unreachable", "Kubelet stopped posting node status."},
+			[]string{"kubelet", "--nodes"}},
+	} {
+		for _, im := range lab {
+			got := cellOf(t, rep, tc.node, im.Target)
+			if got.Status != tc.status || got.Reason != tc.reason || !containsAll(got.Message, tc.message) {
+				t.Errorf("%s on %s = %+v, want %s (%s) naming %q", im.Target, tc.node, got, tc.status, tc.reason, tc.message)
+			}
+		}
+		b := nodeOf(t, rep, tc.node).Blocked
+		if len(b) != 1 || b[0].Reason != tc.reason || !b[0].GaveUp || b[0].Images != len(lab) || !containsAll(b[0].Fix, tc.fix) {
+			t.Errorf("%s blocked = %+v, want %s given up on %d images, fix naming %q", tc.node, b, tc.reason, len(lab), tc.fix)
+		}
+		// As it happened: the reason, the fix, giving up; one line, not
+		// one per image.
+		p := progress.String()
+		if !strings.Contains(p, tc.node+": "+tc.reason+": ") || !strings.Contains(p, "  fix: "+b[0].Fix) ||
+			strings.Count(p, tc.node+": gave up on 3 images after --unschedulable-timeout") != 1 || strings.Contains(p, tc.node+": "+lab[0].Target) {
+			t.Errorf("progress does not name %s's %s once with its fix:\n%s", tc.node, tc.reason, p)
+		}
+	}
+	if s := rep.Summary; s.Pulled != 3 || s.Failed != 6 || s.NodeNotReady != 3 || s.Timeout != 0 {
+		t.Errorf("summary %+v, want nothing timed out", s)
+	}
+	var table bytes.Buffer
+	if err := rep.PrintTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"n2: 3 images failed (Unschedulable): ", "  fix (UntoleratedTaint): remove the taint"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	// Watches, no polling: one list of pods and events each, the
+	// DaemonSets never read back.
+	if count["list pods"] != 1 || count["list events"] != 1 || count["get pods"] != 0 || count["list daemonsets"] != 0 {
+		t.Errorf("requests %v, want one list of pods and of events and no reads of pods or DaemonSets", count)
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+func nodeOf(t *testing.T, r *Report, name string) NodeReport {
+	t.Helper()
+	for _, n := range r.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	t.Fatalf("no node %s in the report", name)
+	return NodeReport{}
+}
+
+// clock is a settable Options.Now.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// trackedRun is a pod-mode run over nodes (one DaemonSet of the lab
+// images) as the informers would hold it, before any pod exists.
+func trackedRun(t *testing.T, clk *clock, grace time.Duration, nodes ...*corev1.Node) *run {
+	t.Helper()
+	newIndexer := func() cache.Indexer { return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}) }
+	r := newRun(Options{RunID: "t1", Namespace: "ns", Images: lab, Verify: VerifyNodeStatus, Now: clk.Now, UnschedulableTimeout: grace, Timeout: time.Hour})
+	r.report, r.nodes, r.pods, r.events = &Report{}, newIndexer(), newIndexer(), newIndexer()
+	for _, n := range nodes {
+		_ = r.nodes.Add(n)
+	}
+	if err := r.makePlan(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range r.plan.Targets() {
+		r.dsTargets = append(r.dsTargets, n.Name)
+	}
+	r.dsGroups, r.dsNodes = map[string][]int{"0": {0, 1, 2}}, len(r.dsTargets)
+	return r
+}
+
+// labDaemonSet is the run's DaemonSet as trackedRun's run creates it.
+func labDaemonSet(r *run) *appsv1.DaemonSet {
+	return DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, HelperImage: helperRef, Images: r.plan.Images, Nodes: r.dsTargets})
+}
+
+func cellsOf(r *run, node string) []ImageResult {
+	var out []ImageResult
+	for _, c := range r.cells[node] {
+		out = append(out, *c)
+	}
+	return out
+}
+
+func allCells(cells []ImageResult, ok func(ImageResult) bool) bool {
+	return len(cells) > 0 && !slices.ContainsFunc(cells, func(c ImageResult) bool { return !ok(c) })
+}
+
+// TestGiveUpOnlyAfterTheSameReasonHeld: the reason is on the cells as soon
+// as it is seen, the images are given up only once the same reason held
+// for the unschedulable timeout (a new reason starts the wait again), and
+// a pod that starts after all is tracked again.
+func TestGiveUpOnlyAfterTheSameReasonHeld(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := &clock{now: t0}
+	r := trackedRun(t, clk, 2*time.Minute, newNode("n1", "amd64"))
+	pod := daemonPod(labDaemonSet(r), "n1")
+	pod.Status = pendingUnschedulable(insufficientMemory)
+	_ = r.pods.Add(pod)
+	pending := func(reason string) func(ImageResult) bool {
+		return func(c ImageResult) bool { return c.Status == StatusPending && c.Reason == reason }
+	}
+
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, pending(ReasonUnschedulable)) || !strings.Contains(cells[0].Message, "Insufficient memory") {
+		t.Fatalf("at once: %+v, want pending, named Unschedulable", cells)
+	}
+	if !r.nextGiveUp.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("next give-up at %v, want %v", r.nextGiveUp, t0.Add(2*time.Minute))
+	}
+	// A minute on, someone taints the node: a new reason, a new wait.
+	clk.now = t0.Add(time.Minute)
+	node := newNode("n1", "amd64")
+	node.Spec.Taints = []corev1.Taint{{Key: "maintenance", Effect: corev1.TaintEffectNoExecute}}
+	_ = r.nodes.Update(node)
+	pod = pod.DeepCopy()
+	pod.Status = pendingUnschedulable("0/4 nodes are available: 1 node(s) had untolerated taint(s), 3 node(s) didn't satisfy plugin(s) [NodeAffinity].")
+	_ = r.pods.Update(pod)
+	r.recompute()
+	clk.now = t0.Add(2*time.Minute + time.Second)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, pending(ReasonUntoleratedTaint)) {
+		t.Fatalf("a minute after the taint: %+v, want still pending, named UntoleratedTaint", cells)
+	}
+	clk.now = t0.Add(3 * time.Minute)
+	r.recompute()
+	cells := cellsOf(r, "n1")
+	if !allCells(cells, func(c ImageResult) bool { return c.Status == StatusFailed && c.Reason == ReasonUntoleratedTaint }) ||
+		!strings.Contains(cells[0].Message, "maintenance:NoExecute") {
+		t.Fatalf("two minutes after the taint: %+v, want given up, naming the taint", cells)
+	}
+	if b := r.nodeBlocks("n1"); len(b) != 1 || !b[0].GaveUp || !b[0].Since.Equal(t0.Add(time.Minute)) ||
+		!strings.Contains(b[0].Fix, "kubectl taint nodes n1 maintenance:NoExecute-") {
+		t.Errorf("blocks %+v", b)
+	}
+	// The taint goes, the pod is placed and runs: tracked again.
+	_ = r.nodes.Update(newNode("n1", "amd64"))
+	pod = pod.DeepCopy()
+	pod.Spec.NodeName = "n1"
+	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning}
+	for _, ctr := range pod.Spec.Containers {
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: ctr.Name,
+			ImageID: ctr.Image + "@sha256:" + strings.Repeat("1", 64), State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
+	}
+	_ = r.pods.Update(pod)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusPulled && c.Reason == "" }) || len(r.nodeBlocks("n1")) != 0 {
+		t.Fatalf("once the pod runs: %+v, blocks %+v", cells, r.nodeBlocks("n1"))
+	}
+}
+
+// TestWaitForTimeoutNamesTheReason: with the give-up off, blocked nodes
+// wait for --timeout and are then reported as timed out with the reason:
+// the scheduler's, the DaemonSet controller's FailedCreate, and for a node
+// that never got a pod, the DaemonSet's status.
+func TestWaitForTimeoutNamesTheReason(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := &clock{now: t0}
+	r := trackedRun(t, clk, -1, newNode("n1", "amd64"), newNode("n2", "amd64"))
+	ds := labDaemonSet(r)
+	pod := daemonPod(ds, "n1")
+	pod.Status = pendingUnschedulable(insufficientMemory)
+	_ = r.pods.Add(pod)
+	r.recompute()
+	clk.now = t0.Add(time.Hour)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); cells[0].Status != StatusPending || cells[0].Reason != ReasonUnschedulable || !r.nextGiveUp.IsZero() {
+		t.Fatalf("an hour on without give-up: %+v (next give-up %v), want pending, named", cells[0], r.nextGiveUp)
+	}
+	if cells := cellsOf(r, "n2"); cells[0].Reason != "" {
+		t.Fatalf("n2 without a pod, no reason known yet: %+v", cells[0])
+	}
+	// --timeout: n2 never got a pod, and the controller never saw the DaemonSet.
+	r.pullsTimedOut = true
+	r.daemonSets = daemonSetsByName([]appsv1.DaemonSet{*ds})
+	r.recompute()
+	r.finish()
+	n1, n2 := cellOf(t, r.report, "n1", agnhost), cellOf(t, r.report, "n2", agnhost)
+	if n1.Status != StatusTimeout || n1.Reason != ReasonUnschedulable || !strings.Contains(n1.Message, "Insufficient memory") {
+		t.Errorf("n1 at --timeout: %+v", n1)
+	}
+	if n2.Status != StatusTimeout || n2.Reason != ReasonNotCreated || !strings.Contains(n2.Message, "never processed DaemonSet ns/prepull-t1-0") ||
+		!strings.Contains(nodeOf(t, r.report, "n2").Blocked[0].Fix, "kube-controller-manager") {
+		t.Errorf("n2 at --timeout: %+v, %+v", n2, nodeOf(t, r.report, "n2").Blocked)
+	}
+	// The controller cannot create n2's pod: its FailedCreate says why.
+	const quota = `Error creating: pods "prepull-t1-0-x" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1`
+	_ = r.events.Add(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "ds.1", Namespace: "ns"}, Type: corev1.EventTypeWarning,
+		InvolvedObject: corev1.ObjectReference{Kind: "DaemonSet", Name: ds.Name, Namespace: "ns"}, Reason: "FailedCreate", Message: quota})
+	r.recompute()
+	r.finish()
+	n2 = cellOf(t, r.report, "n2", agnhost)
+	if n2.Status != StatusTimeout || n2.Reason != ReasonFailedCreate || !strings.Contains(n2.Message, "exceeded quota") {
+		t.Errorf("n2 with FailedCreate: %+v", n2)
+	}
+	problems := strings.Join(r.report.Problems(0), "\n")
+	for _, want := range []string{"n1: 3 images timeout (Unschedulable): ", "n2: 3 images timeout (FailedCreate): ", "  fix (FailedCreate): ", "ResourceQuota"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("problems lack %q:\n%s", want, problems)
+		}
+	}
+}
+
+// TestNodeModeNamesRejectedAndUnreachableNodes: a node pod the kubelet
+// rejected is given up at once (nobody recreates it), one on an
+// unreachable node after the unschedulable timeout.
+func TestNodeModeNamesRejectedAndUnreachableNodes(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := &clock{now: t0}
+	r := trackedRun(t, clk, time.Minute, newNode("n1", "amd64"), newNode("n2", "amd64"))
+	r.opts.Mode, r.dsGroups, r.dsTargets = ModeNode, nil, nil
+	const rejected = "Pod was rejected: Node didn't have enough resource: memory, requested: 33554432, used: 8000000000, capacity: 8000000000"
+	for _, node := range []string{"n1", "n2"} {
+		pod := NodePod(NodeModeSpec{Namespace: "ns", RunID: "t1", HelperImage: helperRef, Node: node, Socket: DefaultSocket})
+		r.nodePods[pod.Name] = &nodeWork{pod: pod.Name, node: node, images: []int{0, 1, 2}, results: map[int]nodeResult{}}
+		pod.Status.Phase = corev1.PodPending
+		if node == "n1" {
+			pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "OutOfmemory", Message: rejected}
+		}
+		_ = r.pods.Add(pod)
+	}
+	n2 := newNode("n2", "amd64")
+	n2.Status.Conditions[0] = unreachable()
+	_ = r.nodes.Update(n2)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusFailed && c.Reason == ReasonRejected }) ||
+		!strings.Contains(cells[0].Message, "OutOfmemory") || !strings.Contains(cells[0].Message, rejected) {
+		t.Errorf("n1, its pod rejected: %+v, want failed at once", cells)
+	}
+	if cells := cellsOf(r, "n2"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusPending && c.Reason == ReasonNodeNotReady }) {
+		t.Errorf("n2 just gone unreachable: %+v, want pending, named", cells)
+	}
+	clk.now = t0.Add(time.Minute)
+	r.recompute()
+	if cells := cellsOf(r, "n2"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusNodeNotReady && c.Reason == ReasonNodeNotReady }) {
+		t.Errorf("n2 a minute on: %+v, want given up as node-not-ready", cells)
+	}
+	if !r.allDone() {
+		t.Error("the run would still wait")
+	}
+}
+
+func TestSchedulerReasons(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want []string
+	}{
+		{insufficientMemory, []string{"Insufficient memory"}},
+		{"0/3 nodes are available: 1 Insufficient cpu, 1 Too many pods, 2 node(s) didn't match Pod's node affinity/selector.", []string{"Insufficient cpu", "Too many pods"}},
+		{"0/1 nodes are available: 1 Insufficient example.com/gpu.", []string{"Insufficient example.com/gpu"}},
+		{"0/2 nodes are available: 1 node(s) had untolerated taint(s), 1 node(s) didn't satisfy plugin NodeAffinity. preemption: x", []string{"node(s) had untolerated taint(s)"}},
+		{"0/12 nodes are available: 12 node(s) didn't satisfy plugin(s) [NodeAffinity].", nil},
+		{"something else", nil},
+	} {
+		if got := schedulerReasons(tc.msg); !slices.Equal(got, tc.want) {
+			t.Errorf("schedulerReasons(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}
