@@ -79,6 +79,9 @@ func filledRun(tb testing.TB, nodes, images int) *run {
 		}
 	}
 	r.dsNodes, r.dsGroups = nodes, map[string][]int{"0": nil}
+	for _, n := range plan.Nodes {
+		r.dsTargets = append(r.dsTargets, n.Name)
+	}
 	for i := 0; i < images; i++ {
 		r.dsGroups["0"] = append(r.dsGroups["0"], i)
 	}

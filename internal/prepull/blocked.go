@@ -102,18 +102,22 @@ type podEvidence struct {
 }
 
 func (e *podEvidence) add(ev *corev1.Event) {
-	latest := func(m map[string]*corev1.Event) {
-		if old := m[ev.InvolvedObject.Name]; old == nil || !eventTime(ev).Before(eventTime(old)) {
-			m[ev.InvolvedObject.Name] = ev
-		}
+	// Both are warnings; most events (the kubelet's pulls) are not.
+	if ev.Type != corev1.EventTypeWarning {
+		return
 	}
+	var m map[string]*corev1.Event
 	switch {
 	case ev.InvolvedObject.Kind == "DaemonSet" && ev.Reason == "FailedCreate":
-		latest(e.failedCreate)
-	case ev.InvolvedObject.Kind == "Pod" && ev.Type == corev1.EventTypeWarning && ev.InvolvedObject.FieldPath == "" &&
-		ev.Reason != "FailedScheduling":
-		// The scheduler's verdict is read from the pod's condition.
-		latest(e.warning)
+		m = e.failedCreate
+	case ev.InvolvedObject.Kind == "Pod" && ev.InvolvedObject.FieldPath == "" && ev.Reason != "FailedScheduling":
+		// (The scheduler's verdict is read from the pod's condition.)
+		m = e.warning
+	default:
+		return
+	}
+	if old := m[ev.InvolvedObject.Name]; old == nil || !eventTime(ev).Before(eventTime(old)) {
+		m[ev.InvolvedObject.Name] = ev
 	}
 }
 
