@@ -11,11 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -28,8 +30,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/helperimage"
 	"github.com/confrun/confrun/internal/labtest"
@@ -443,4 +447,103 @@ func TestKillMidPullThenCleanup(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "nothing to remove") {
 		t.Errorf("second cleanup: exit %d\n%s", code, out)
 	}
+}
+
+// setTaint adds (or, with remove, removes) a taint on a node.
+func (e *e2e) setTaint(ctx context.Context, node string, taint corev1.Taint, remove bool) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var taints []corev1.Taint
+		for _, t := range n.Spec.Taints {
+			if t.Key != taint.Key {
+				taints = append(taints, t)
+			}
+		}
+		if !remove {
+			taints = append(taints, taint)
+		}
+		n.Spec.Taints = taints
+		_, err = e.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+// TestTaintedDuringRunLab: a node tainted NoSchedule after prepull chose
+// its nodes gets no pod from the DaemonSet controller. prepull names the
+// taint and how to get past it, as it happens and in the report, gives the
+// node up after --unschedulable-timeout instead of waiting for --timeout,
+// and the other node completes. The taint goes in t.Cleanup.
+func TestTaintedDuringRunLab(t *testing.T) {
+	e := setup(t)
+	if len(e.lab.Nodes) < 2 {
+		t.Skipf("needs two nodes, the lab has %v", e.lab.Nodes)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	sfx := suffix()
+	bb, bbUp := e.copyImage("busybox", "busybox-"+sfx)
+	defer e.ctrRemove(bb)
+	tainted, other := e.lab.Nodes[1], e.lab.Nodes[0]
+	taint := corev1.Taint{Key: "confrun.dev/e2e-" + sfx, Value: "x", Effect: corev1.TaintEffectNoSchedule}
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		if err := e.setTaint(cctx, tainted, taint, true); err != nil {
+			t.Errorf("removing the taint %s from %s: %v (remove it by hand: kubectl taint nodes %s %s-)", taint.Key, tainted, err, tainted, taint.Key)
+		}
+	})
+	const ns = "confrun-prepull-e2e-taint"
+	var progress bytes.Buffer
+	opts := Options{Client: e.client, Images: []Image{{Upstream: bbUp, Target: bb}}, Namespace: ns,
+		Selection: Selection{Arch: e.arch}, Timeout: 8 * time.Minute, UnschedulableTimeout: 20 * time.Second,
+		VerifyTimeout: 3 * time.Minute, Progress: &progress}
+	// Called once the nodes are chosen, before the DaemonSet exists.
+	opts.ResolveHelper = func(ctx context.Context, names []string) (string, error) {
+		if err := e.setTaint(ctx, tainted, taint, false); err != nil {
+			return "", fmt.Errorf("tainting %s: %w", tainted, err)
+		}
+		var arches []arch.Arch
+		for _, n := range names {
+			a, err := arch.Parse(n)
+			if err != nil {
+				return "", err
+			}
+			arches = append(arches, a)
+		}
+		return helperimage.BuildAndPush(ctx, e.lab.Registry, helperimage.Options{Arches: arches,
+			Binaries: map[string]string{runtime.GOARCH: confrunBin}, Log: io.Discard})
+	}
+	t0 := time.Now()
+	rep, err := Run(ctx, opts)
+	t.Logf("prepull in %s:\n%s", time.Since(t0).Round(time.Second), progress.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cellOf(t, rep, other, bb); c.Status != StatusPulled || c.Verified == "" {
+		t.Errorf("%s on %s: %+v, want pulled and verified", bb, other, c)
+	}
+	c := cellOf(t, rep, tainted, bb)
+	if c.Status != StatusFailed || c.Reason != ReasonUntoleratedTaint || !strings.Contains(c.Message, taint.Key+"=x:NoSchedule") {
+		t.Errorf("%s on the tainted %s: %+v, want failed naming the taint", bb, tainted, c)
+	}
+	var blocked []Blocked
+	for _, n := range rep.Nodes {
+		if n.Name == tainted {
+			blocked = n.Blocked
+		}
+	}
+	fix := fmt.Sprintf("kubectl taint nodes %s %s=x:NoSchedule-", tainted, taint.Key)
+	if len(blocked) != 1 || !blocked[0].GaveUp || !strings.Contains(blocked[0].Fix, fix) || !strings.Contains(blocked[0].Fix, "--include-tainted") {
+		t.Errorf("%s blocked: %+v, want given up with the fix %q", tainted, blocked, fix)
+	}
+	if p := progress.String(); !strings.Contains(p, tainted+": "+ReasonUntoleratedTaint+": ") || !strings.Contains(p, fix) {
+		t.Errorf("the progress did not name the taint and its fix as it happened")
+	}
+	if rep.Summary.Timeout != 0 || rep.ExitCode() != cliutil.ExitFailure {
+		t.Errorf("summary %+v, exit %d: want the tainted node failed, nothing timed out", rep.Summary, rep.ExitCode())
+	}
+	e.namespaceGone(ctx, ns)
 }
