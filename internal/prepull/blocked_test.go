@@ -239,7 +239,7 @@ func allCells(cells []ImageResult, ok func(ImageResult) bool) bool {
 // TestGiveUpOnlyAfterTheSameReasonHeld: the reason is on the cells as soon
 // as it is seen, the images are given up only once the same reason held
 // for the unschedulable timeout (a new reason starts the wait again), and
-// a pod that starts after all is tracked again.
+// a pod that gets its images after all is tracked again.
 func TestGiveUpOnlyAfterTheSameReasonHeld(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clk := &clock{now: t0}
@@ -283,10 +283,19 @@ func TestGiveUpOnlyAfterTheSameReasonHeld(t *testing.T) {
 		!strings.Contains(b[0].Fix, "kubectl taint nodes n1 maintenance:NoExecute-") {
 		t.Errorf("blocks %+v", b)
 	}
-	// The taint goes, the pod is placed and runs: tracked again.
+	// The pulls are over; then the taint goes and the pod is placed: the
+	// images stay given up while it pulls, and count once it has them.
+	r.keepGivenUp()
 	_ = r.nodes.Update(newNode("n1", "amd64"))
 	pod = pod.DeepCopy()
 	pod.Spec.NodeName = "n1"
+	pod.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	_ = r.pods.Update(pod)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusFailed && c.Reason == ReasonUntoleratedTaint }) {
+		t.Fatalf("given up, then the pod pulls: %+v, want still given up", cells)
+	}
+	pod = pod.DeepCopy()
 	pod.Status = corev1.PodStatus{Phase: corev1.PodRunning}
 	for _, ctr := range pod.Spec.Containers {
 		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{Name: ctr.Name,

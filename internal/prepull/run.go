@@ -188,6 +188,12 @@ type run struct {
 	nextGiveUp  time.Time
 	gaveUp      map[*ImageResult]bool
 	shownBlocks map[string]string
+	// seen is what the last recomputation found of the pods.
+	seen *podsSeen
+	// givenUp keeps, once the pulls are over, the cells given up then: a
+	// pod that starts during the verification does not reopen them
+	// (unless it brings the image).
+	givenUp map[*ImageResult]ImageResult
 	// daemonSets are the DaemonSets as read at --timeout, by name.
 	daemonSets map[string]*appsv1.DaemonSet
 	// nodePods are the node-mode and CRI-check pods, by pod name.
@@ -496,6 +502,7 @@ func (r *run) pullAndVerify(ctx, runCtx context.Context) error {
 			r.recompute()
 		}
 	}
+	r.keepGivenUp()
 	pullsDone := r.opts.Now().UTC()
 	r.report.Stats.PullsDone = &pullsDone
 	if err := r.verify(ctx); err != nil {
@@ -542,6 +549,14 @@ func countAll(m map[string][]int) int {
 	return n
 }
 
+// keepGivenUp makes the give-ups so far final: the pulls are over.
+func (r *run) keepGivenUp() {
+	r.givenUp = map[*ImageResult]ImageResult{}
+	for c := range r.gaveUp {
+		r.givenUp[c] = *c
+	}
+}
+
 // readDaemonSets reads the run's DaemonSets once, at --timeout, when some
 // node never got its pod: their status says whether the controller saw
 // them at all.
@@ -549,8 +564,7 @@ func (r *run) readDaemonSets(ctx context.Context) {
 	if r.opts.Mode != ModePod || len(r.dsGroups) == 0 {
 		return
 	}
-	seen := r.applyPods()
-	if seen == nil || len(seen.byUnit) == len(r.dsTargets)*len(r.dsGroups) {
+	if r.seen == nil || len(r.seen.byUnit) == len(r.dsTargets)*len(r.dsGroups) {
 		return
 	}
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)

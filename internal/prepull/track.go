@@ -21,10 +21,16 @@ func (r *run) recompute() {
 			*r.cells[name][i] = init[i]
 		}
 	}
-	seen := r.applyPods()
+	r.seen = r.applyPods()
 	r.applyNodeWork()
-	if seen != nil {
-		r.applyBlocks(r.deriveBlocks(seen))
+	if r.seen != nil {
+		r.applyBlocks(r.deriveBlocks(r.seen))
+	}
+	for c, given := range r.givenUp {
+		if !c.Done() {
+			*c = given
+			r.gaveUp[c] = true
+		}
 	}
 	if r.pullsTimedOut {
 		r.timeoutPending()
