@@ -164,6 +164,10 @@ func taintString(t *corev1.Taint) string {
 
 // taintFix tells how to get past a taint.
 func taintFix(node string, t *corev1.Taint) string {
+	if strings.HasPrefix(t.Key, "node.kubernetes.io/") {
+		// The node lifecycle controller's, from the node's conditions.
+		return fmt.Sprintf("the node lifecycle controller keeps this taint while the node's condition holds: fix the condition (`kubectl describe node %s`), or pass --include-tainted, or leave the node out with --nodes", node)
+	}
 	return fmt.Sprintf("remove the taint (kubectl taint nodes %s %s-) or pass --include-tainted (the pods then tolerate every taint), or leave the node out with --nodes",
 		node, taintString(t))
 }
@@ -298,19 +302,18 @@ func dsName(runID, group string) string { return "prepull-" + runID + "-" + grou
 func (r *run) podModeBlock(node, group string, pod *corev1.Pod, ev *podEvidence) *Blocked {
 	n := r.node(node)
 	ds := dsName(r.opts.RunID, group)
+	// A node that is not Ready first: its lifecycle taints follow from it.
+	if reason, msg, fix := nodeProblem(node, n); reason != "" {
+		return &Blocked{Reason: reason, Message: msg, Fix: fix}
+	}
 	if pod == nil {
-		if n != nil {
-			tolerations := daemonTolerations
-			if r.opts.Selection.IncludeTainted {
-				tolerations = append(tolerations[:len(tolerations):len(tolerations)], corev1.Toleration{Operator: corev1.TolerationOpExists})
-			}
-			if t := untoleratedTaint(n, tolerations); t != nil {
-				return &Blocked{Reason: ReasonUntoleratedTaint, Fix: taintFix(node, t),
-					Message: fmt.Sprintf("node %s has taint %s, which the prepull pods do not tolerate: the DaemonSet controller creates no pod there", node, taintString(t))}
-			}
+		tolerations := daemonTolerations
+		if r.opts.Selection.IncludeTainted {
+			tolerations = append(tolerations[:len(tolerations):len(tolerations)], corev1.Toleration{Operator: corev1.TolerationOpExists})
 		}
-		if reason, msg, fix := nodeProblem(node, n); reason != "" {
-			return &Blocked{Reason: reason, Message: msg, Fix: fix}
+		if t := untoleratedTaint(n, tolerations); t != nil {
+			return &Blocked{Reason: ReasonUntoleratedTaint, Fix: taintFix(node, t),
+				Message: fmt.Sprintf("node %s has taint %s, which the prepull pods do not tolerate: the DaemonSet controller creates no pod there", node, taintString(t))}
 		}
 		if e := ev.failedCreate[ds]; e != nil {
 			return &Blocked{Reason: ReasonFailedCreate,

@@ -399,6 +399,30 @@ func TestNodeModeNamesRejectedAndUnreachableNodes(t *testing.T) {
 	}
 }
 
+// TestNodeConditionsBeforeTheirTaints: a node gone not Ready is named so,
+// not blamed on the not-ready taint that follows from it; a lifecycle
+// taint on a Ready node is not one to remove by hand.
+func TestNodeConditionsBeforeTheirTaints(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	r := trackedRun(t, clk, time.Minute, newNode("n1", "amd64"), newNode("n2", "amd64"))
+	n1 := newNode("n1", "amd64")
+	n1.Status.Conditions[0] = corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
+		Message: "container runtime network not ready"}
+	n1.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}}
+	n2 := newNode("n2", "amd64")
+	n2.Spec.Taints = []corev1.Taint{{Key: corev1.TaintNodeNetworkUnavailable, Effect: corev1.TaintEffectNoSchedule}}
+	_ = r.nodes.Update(n1)
+	_ = r.nodes.Update(n2)
+	r.recompute()
+	b1, b2 := r.nodeBlocks("n1"), r.nodeBlocks("n2")
+	if len(b1) != 1 || b1[0].Reason != ReasonNodeNotReady || !strings.Contains(b1[0].Message, "not Ready (KubeletNotReady: container runtime network not ready)") {
+		t.Errorf("n1 not Ready: %+v", b1)
+	}
+	if len(b2) != 1 || b2[0].Reason != ReasonUntoleratedTaint || strings.Contains(b2[0].Fix, "kubectl taint") || !strings.Contains(b2[0].Fix, "condition") {
+		t.Errorf("n2 with the network-unavailable taint: %+v", b2)
+	}
+}
+
 func TestSchedulerReasons(t *testing.T) {
 	for _, tc := range []struct {
 		msg  string
