@@ -5,7 +5,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/confrun/confrun/internal/arch"
 )
+
+// ParseArches parses the architecture names ResolveHelper is given.
+func ParseArches(names []string) ([]arch.Arch, error) {
+	var out []arch.Arch
+	for _, n := range names {
+		a, err := arch.Parse(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
 
 // InstallHelper copies the running binary to dir/confrun (mode 0755), the
 // first step of a pod-mode pod: the image containers then run

@@ -33,7 +33,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/helperimage"
 	"github.com/confrun/confrun/internal/labtest"
@@ -505,13 +504,9 @@ func TestTaintedDuringRunLab(t *testing.T) {
 		if err := e.setTaint(ctx, tainted, taint, false); err != nil {
 			return "", fmt.Errorf("tainting %s: %w", tainted, err)
 		}
-		var arches []arch.Arch
-		for _, n := range names {
-			a, err := arch.Parse(n)
-			if err != nil {
-				return "", err
-			}
-			arches = append(arches, a)
+		arches, err := ParseArches(names)
+		if err != nil {
+			return "", err
 		}
 		return helperimage.BuildAndPush(ctx, e.lab.Registry, helperimage.Options{Arches: arches,
 			Binaries: map[string]string{runtime.GOARCH: confrunBin}, Log: io.Discard})

@@ -256,13 +256,9 @@ func (f *flags) options(streams cliutil.IOStreams) (prepull.Options, string, err
 	o.Resolve = prepull.ResolvePlatformDigest
 	o.HelperImage = f.helper.Image
 	o.ResolveHelper = func(ctx context.Context, names []string) (string, error) {
-		var arches []arch.Arch
-		for _, n := range names {
-			a, err := arch.Parse(n)
-			if err != nil {
-				return "", err
-			}
-			arches = append(arches, a)
+		arches, err := prepull.ParseArches(names)
+		if err != nil {
+			return "", err
 		}
 		return f.helper.Resolve(ctx, arches, streams.ErrOut)
 	}
