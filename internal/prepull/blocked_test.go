@@ -423,6 +423,34 @@ func TestNodeConditionsBeforeTheirTaints(t *testing.T) {
 	}
 }
 
+// TestCRICheckOnUnreachableNode: a CRI check pod that never ran because
+// its node went unreachable explains the unverified images.
+func TestCRICheckOnUnreachableNode(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	r := trackedRun(t, clk, time.Minute, newNode("n1", "amd64", withImages(agnhost, pause, busybox)))
+	r.opts.Verify, r.dsGroups, r.dsTargets = VerifyCRI, nil, nil
+	for i := range r.initial["n1"] {
+		r.initial["n1"][i].Verified = "" // CRI's word is asked for
+	}
+	pod := NodePod(NodeModeSpec{Namespace: "ns", RunID: "t1", HelperImage: helperRef, Node: "n1", Socket: DefaultSocket, CheckOnly: true})
+	pod.Status.Phase = corev1.PodPending
+	r.nodePods[pod.Name] = &nodeWork{pod: pod.Name, node: "n1", check: true, images: []int{0, 1, 2}, results: map[int]nodeResult{}}
+	_ = r.pods.Add(pod)
+	n1 := newNode("n1", "amd64", withImages(agnhost, pause, busybox))
+	n1.Status.Conditions[0] = unreachable()
+	_ = r.nodes.Update(n1)
+	r.verifyExpired = true
+	r.recompute()
+	for _, c := range cellsOf(r, "n1") {
+		if c.Status != StatusPresent || c.Verified != "" || !strings.HasPrefix(c.Note, "the CRI check pod did not run (NodeNotReady): node n1 is unreachable") {
+			t.Errorf("%+v, want present, unverified, the note naming the unreachable node", c)
+		}
+	}
+	if len(r.nodeBlocks("n1")) != 0 {
+		t.Errorf("a check pod's block went into the node's blocks: %+v", r.nodeBlocks("n1"))
+	}
+}
+
 func TestSchedulerReasons(t *testing.T) {
 	for _, tc := range []struct {
 		msg  string

@@ -748,7 +748,7 @@ func (r *run) createWorkload(ctx context.Context, todo map[string][]int) error {
 		}
 		// A DaemonSet per ImagesPerPod images, so the kubelet's events
 		// about each pull are not dropped.
-		r.dsGroups, r.dsNodes = map[string][]int{}, len(nodes)
+		r.dsGroups, r.dsNodes, r.dsTargets = map[string][]int{}, len(nodes), sortedStrings(nodes)
 		for g := 0; g*ImagesPerPod < len(index); g++ {
 			part := index[g*ImagesPerPod : min(len(index), (g+1)*ImagesPerPod)]
 			var images []PlanImage
@@ -756,9 +756,8 @@ func (r *run) createWorkload(ctx context.Context, todo map[string][]int) error {
 				images = append(images, r.plan.Images[i])
 			}
 			r.dsGroups[strconv.Itoa(g)] = part
-			r.dsTargets = sortedStrings(nodes)
 			ds := DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, Group: g, HelperImage: r.opts.HelperImage,
-				Images: images, Nodes: sortedStrings(nodes), TolerateAll: r.opts.Selection.IncludeTainted})
+				Images: images, Nodes: r.dsTargets, TolerateAll: r.opts.Selection.IncludeTainted})
 			if _, err := r.opts.Client.AppsV1().DaemonSets(r.opts.Namespace).Create(ctx, ds, metav1.CreateOptions{}); err != nil {
 				return fmt.Errorf("creating DaemonSet %s/%s: %w", ds.Namespace, ds.Name, err)
 			}

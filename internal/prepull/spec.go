@@ -186,7 +186,7 @@ func DaemonSet(s PodModeSpec) *appsv1.DaemonSet {
 		pod.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 	}
 	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "prepull-" + s.RunID + "-" + group, Namespace: s.Namespace, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: dsName(s.RunID, group), Namespace: s.Namespace, Labels: labels},
 		Spec: appsv1.DaemonSetSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelComponent: Component, LabelRun: s.RunID, LabelGroup: group}},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,

@@ -334,7 +334,11 @@ func (r *run) unverifiedNote(node string, ni nodeImages) string {
 	case r.opts.Verify == VerifyCRI:
 		for _, b := range r.blocks {
 			if b.check && b.node == node {
-				return fmt.Sprintf("the CRI check pod did not run (%s): %s; fix: %s", b.Reason, b.Message, b.Fix)
+				note := fmt.Sprintf("the CRI check pod did not run (%s): %s", b.Reason, b.Message)
+				if b.Fix != "" {
+					note += "; fix: " + b.Fix
+				}
+				return note
 			}
 		}
 		return "the CRI check pod gave no answer"
