@@ -86,7 +86,8 @@ kubelet lists only the 50 largest images, beyond that an image is reported
 unverified), with the runtime's CRI ImageStatus through a short privileged pod
 per node (--verify cri, the default in node mode), or from the pods alone
 (--verify pods). Images already on a node are skipped, so running it again is
-safe.
+safe. Ctrl-C, --timeout or a failure removes everything prepull created
+unless --keep; --cleanup removes the leftovers of a killed run.
 
 A node whose pod cannot start is named as soon as it is seen, with the reason
 and what to do: the scheduler's verdict (Unschedulable: insufficient memory,
@@ -97,8 +98,7 @@ the kubelet rejecting it. When the same reason has held for
 --unschedulable-timeout, that node's images are given up (reported failed, or
 node-not-ready, with the reason) and the run goes on without waiting for
 --timeout; with --unschedulable-timeout 0 they wait for --timeout and are then
-reported as timed out with the reason. Ctrl-C, --timeout or a failure removes everything prepull created
-unless --keep; --cleanup removes the leftovers of a killed run.
+reported as timed out with the reason.
 
 Exit status: 0 when every image is on every selected node and verified, 3 when
 all are there but some could not be verified, 1 otherwise, 2 for bad input.`,
