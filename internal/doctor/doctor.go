@@ -190,7 +190,13 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 	cniCheck := o.detectCNI(ctx)
 	var mapped *mappedImages
 	if o.ImageMap != nil {
-		if mapped, err = o.checkImageMap(ctx, nodes); err != nil {
+		all := nodes
+		if len(o.Nodes) > 0 {
+			if all, err = SelectNodes(ctx, o.Client, nil); err != nil {
+				return nil, err
+			}
+		}
+		if mapped, err = o.checkImageMap(ctx, all); err != nil {
 			return nil, err
 		}
 	}
@@ -221,7 +227,7 @@ func Run(ctx context.Context, o Options) (*nodecheck.Result, error) {
 			r.Add(cniCheck)
 			need, needWhy := o.ImageBytes, ""
 			if need == 0 && mapped != nil && mapped.forNode(n) {
-				need, needWhy = mapped.need()
+				need, needWhy = mapped.need(n)
 			}
 			for _, c := range clusterChecks(ctx, o.proxy, n, r, o.Release, need) {
 				if c.Name == "image storage" && needWhy != "" {
@@ -472,10 +478,15 @@ func (o *Options) runNode(ctx context.Context, n *corev1.Node) (*nodecheck.Repor
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	final, err := waitDone(wctx, o.Client, o.Namespace, pod.Name)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) {
-			err = fmt.Errorf("pod %s/%s did not finish within %s (%s)", o.Namespace, pod.Name, o.Timeout, podState(final))
-		}
+	// On its deadline the wait says "timed out waiting for the condition"
+	// (wait.ErrWaitTimeout), not context.DeadlineExceeded.
+	late := err != nil && (wctx.Err() != nil || errors.Is(err, watchtools.ErrWatchClosed))
+	switch {
+	case late && ctx.Err() == nil && doctorDone(final):
+		// Only the probe is late: the report is there.
+	case late:
+		return nil, nil, fmt.Errorf("pod %s/%s did not finish within %s (%s)", o.Namespace, pod.Name, o.Timeout, podState(final))
+	case err != nil:
 		return nil, nil, err
 	}
 	var probe *platformProbe
@@ -521,6 +532,12 @@ func podState(p *corev1.Pod) string {
 		}
 	}
 	return s
+}
+
+// doctorDone reports whether the doctor container of pod p has ended.
+func doctorDone(p *corev1.Pod) bool {
+	cs := containerStatus(p, container)
+	return cs != nil && cs.State.Terminated != nil
 }
 
 // fatalWaiting are container waiting reasons that will not resolve alone.

@@ -53,7 +53,7 @@ func TestDoctorAgainstLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("helper image %s", ref)
-	pinned, err := helperimage.Pin(ctx, ref, arches)
+	pinned, err := helperimage.Pin(ctx, ref, arches, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

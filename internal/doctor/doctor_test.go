@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/helperimage"
+	"github.com/confrun/confrun/internal/imagemap/registry"
+	"github.com/confrun/confrun/internal/imagemap/regtest"
 	"github.com/confrun/confrun/internal/nodecheck"
 	"github.com/confrun/confrun/internal/release"
 )
@@ -278,15 +281,20 @@ func TestEvictionPercent(t *testing.T) {
 // pods are created on the right nodes, a pod that prints no report gives
 // that node an error (with the cluster checks still done), and every pod
 // is deleted afterwards.
-func TestRunAgainstFakeCluster(t *testing.T) {
-	c := fake.NewSimpleClientset(node("lab-node-1", "amd64", "containerd://1.6.20", true), node("lab-node-2", "amd64", "containerd://1.6.20", true))
-	// Each pod "runs" as soon as it is created: the fake kubelet marks it
-	// finished; its log is the fake client's fixed "fake logs".
-	created := make(chan string, 2)
+// fakeCluster is a fake API with nodes whose doctor pods "run" as soon
+// as they are created: status sets the pod's status (default: Succeeded);
+// their log is the fake client's fixed "fake logs". The names of the nodes
+// pods were created for go to created.
+func fakeCluster(status func(*corev1.Pod), nodes ...runtime.Object) (*fake.Clientset, chan string) {
+	c := fake.NewSimpleClientset(nodes...)
+	created := make(chan string, len(nodes))
 	c.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod).DeepCopy()
 		p.Name = p.GenerateName + p.Spec.NodeName
 		p.Status.Phase = corev1.PodSucceeded
+		if status != nil {
+			status(p)
+		}
 		if err := c.Tracker().Create(corev1.SchemeGroupVersion.WithResource("pods"), p, p.Namespace); err != nil {
 			return true, nil, err
 		}
@@ -297,6 +305,11 @@ func TestRunAgainstFakeCluster(t *testing.T) {
 		w, err := c.Tracker().Watch(corev1.SchemeGroupVersion.WithResource("pods"), a.GetNamespace())
 		return true, w, err
 	})
+	return c, created
+}
+
+func TestRunAgainstFakeCluster(t *testing.T) {
+	c, created := fakeCluster(nil, node("lab-node-1", "amd64", "containerd://1.6.20", true), node("lab-node-2", "amd64", "containerd://1.6.20", true))
 	var log bytes.Buffer
 	var done []string
 	res, err := Run(context.Background(), Options{
@@ -371,5 +384,67 @@ func TestPrintTableGroupsByArea(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "CONFIG_MEMCG") {
 		t.Error("--all does not list ok rows")
+	}
+}
+
+// TestRunKeepsTheReportOfALateProbe: a probe still pulling at --timeout
+// does not cost the node its report (here the fake log, which is no
+// report: the error says so, not that the pod did not finish).
+func TestRunKeepsTheReportOfALateProbe(t *testing.T) {
+	c, _ := fakeCluster(func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{terminated(container, 0, ""), running(probeContainer)}
+	}, node("lab-mips-1", "mips64le", "containerd://1.6.20", true))
+	res, err := Run(context.Background(), Options{
+		Client: c, Namespace: "confrun", Helper: pinnedHelper(), Release: release.MustParse("v1.34"), CNI: "none", Timeout: time.Second,
+		proxy: func(context.Context, string, string) ([]byte, error) { return nil, errors.New("no kubelet here") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Nodes[0]
+	if !strings.Contains(r.Error, "printed no report") || strings.Contains(r.Error, "did not finish") {
+		t.Errorf("error %q", r.Error)
+	}
+
+	// A doctor container still running at --timeout: the node's error
+	// says so, with the pod's state.
+	c, _ = fakeCluster(func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{running(container), running(probeContainer)}
+	}, node("lab-mips-1", "mips64le", "containerd://1.6.20", true))
+	res, err = Run(context.Background(), Options{
+		Client: c, Namespace: "confrun", Helper: pinnedHelper(), Release: release.MustParse("v1.34"), CNI: "none", Timeout: time.Second,
+		proxy: func(context.Context, string, string) ([]byte, error) { return nil, errors.New("no kubelet here") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res.Nodes[0].Error; !strings.Contains(e, "did not finish within 1s (phase Running)") {
+		t.Errorf("still running: %q", e)
+	}
+}
+
+// TestRunCountsMapNodesBeyondTheSelection: checking only an amd64 node
+// against a mips64el map, the cluster's mips64le node still counts.
+func TestRunCountsMapNodesBeyondTheSelection(t *testing.T) {
+	host := regtest.Start(t)
+	regtest.MustPushImage(t, host+"/cke/a:1", "linux/mips64le")
+	m, path := writeMap(t, host+"/cke/a:1")
+	reg, err := registry.New(registry.Options{Insecure: []string{host}, Keychain: authn.NewMultiKeychain()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := fakeCluster(nil, node("amd-1", "amd64", "containerd://2.1", true), node("mips-1", "mips64le", "containerd://2.1", true))
+	res, err := Run(context.Background(), Options{
+		Client: c, Namespace: "confrun", Helper: helperimage.Pinned{Image: "reg:5000/helper:1"}, Release: release.MustParse("v1.34"), CNI: "none",
+		Timeout: time.Minute, Nodes: []string{"amd-1"}, ImageMap: m, ImageMapPath: path, Registry: reg,
+		proxy: func(context.Context, string, string) ([]byte, error) { return nil, errors.New("no kubelet here") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := res.Nodes[0].Find(nodecheck.AreaRuntime, "mapped images"); !ok || c.Status != nodecheck.StatusWarn {
+		t.Errorf("amd-1 with a mips64le node elsewhere: %+v", c)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/confrun/confrun/internal/arch"
+	"github.com/confrun/confrun/internal/imagemap"
 	"github.com/confrun/confrun/internal/imagemap/registry"
 	"github.com/confrun/confrun/internal/imagemap/verify"
 	"github.com/confrun/confrun/internal/nodecheck"
@@ -32,7 +33,8 @@ type mappedImages struct {
 }
 
 // checkImageMap verifies the map's pulled images in their registries for
-// the map's architecture, with their sizes.
+// the map's architecture, with their sizes. nodes are all the cluster's
+// nodes, checked or not.
 func (o *Options) checkImageMap(ctx context.Context, nodes []corev1.Node) (*mappedImages, error) {
 	a := o.ImageMap.Arch()
 	m := &mappedImages{name: o.ImageMapPath, arch: a}
@@ -53,14 +55,66 @@ func (o *Options) checkImageMap(ctx context.Context, nodes []corev1.Node) (*mapp
 	return m, nil
 }
 
-// need is the disk the map's images take on a node of the map's
-// architecture (estimated, see UnpackFactor) and how that was reckoned.
-func (m *mappedImages) need() (uint64, string) {
-	stored := uint64(m.report.Bytes)
+// need is the disk the map's images still take on node n, of the map's
+// architecture (estimated, see UnpackFactor), and how that was reckoned.
+// Images the node status lists already take none, and neither do the
+// layers they share with the others.
+func (m *mappedImages) need(n *corev1.Node) (uint64, string) {
+	names := map[string]bool{}
+	for _, im := range n.Status.Images {
+		for _, nm := range im.Names {
+			names[nm] = true
+		}
+	}
+	onNode := func(it verify.Item) bool {
+		if names[it.Target] {
+			return true
+		}
+		r, err := imagemap.ParseRef(it.Target)
+		return err == nil && (names[r.Path()+"@"+it.ArchDigest] || names[r.Path()+"@"+it.Digest])
+	}
+	had := map[string]bool{}
+	ok, there := 0, 0
+	for _, it := range m.report.Items {
+		if it.Status != registry.StatusOK {
+			continue
+		}
+		ok++
+		if onNode(it) {
+			there++
+			for _, b := range it.Blobs {
+				had[b.Digest] = true
+			}
+		}
+	}
+	stored := uint64(0)
+	for _, it := range m.report.Items {
+		if it.Status != registry.StatusOK || onNode(it) {
+			continue
+		}
+		for _, b := range it.Blobs {
+			if !had[b.Digest] {
+				had[b.Digest] = true
+				stored += uint64(b.Size)
+			}
+		}
+	}
 	disk := uint64(float64(stored) * (1 + UnpackFactor))
-	return disk, fmt.Sprintf("the %d images of %s: %s stored in the registry (each layer once), about %s on disk once unpacked (x%.1f)",
-		m.report.Counts[registry.StatusOK], m.name, nodecheck.BytesString(stored), nodecheck.BytesString(disk), 1+UnpackFactor)
+	why := fmt.Sprintf("the %d images of %s", ok, m.name)
+	if there > 0 {
+		why += fmt.Sprintf(", %d of them already on the node", there)
+	}
+	why += fmt.Sprintf(": %s more stored in the registry (each layer once), about %s on disk once unpacked (x%.1f)",
+		nodecheck.BytesString(stored), nodecheck.BytesString(disk), 1+UnpackFactor)
+	if len(n.Status.Images) >= statusImages {
+		why += fmt.Sprintf("; the node status lists only %d images, so more may be there", len(n.Status.Images))
+	}
+	return disk, why
 }
+
+// statusImages is how many images the kubelet lists in the node status
+// by default (nodeStatusMaxImages).
+const statusImages = 50
 
 // forNode reports whether node n runs the map's images.
 func (m *mappedImages) forNode(n *corev1.Node) bool {

@@ -92,9 +92,18 @@ func TestCheckImageMap(t *testing.T) {
 	for _, l := range mf.Layers {
 		stored += l.Size
 	}
-	need, why := mi.need()
+	need, why := mi.need(mips)
 	if want := uint64(float64(stored) * (1 + UnpackFactor)); need != want || !strings.Contains(why, "the 2 images of "+path) {
 		t.Errorf("need %d (%s), want %d", need, why, want)
+	}
+	// An image the node status lists (here by digest, as prepull's node
+	// mode names it) takes no more room, nor do the layers the other
+	// image shares with it.
+	d, _ := img.Digest()
+	placed := mips.DeepCopy()
+	placed.Status.Images = []corev1.ContainerImage{{Names: []string{host + "/cke/a@" + d.String()}, SizeBytes: stored}}
+	if need, why := mi.need(placed); need != 0 || !strings.Contains(why, "1 of them already on the node") {
+		t.Errorf("after a prepull: need %d (%s), want 0", need, why)
 	}
 
 	// A cluster without a mips64le node fails on every node.

@@ -52,7 +52,7 @@ func readProbe(ctx context.Context, c kubernetes.Interface, pod *corev1.Pod, ind
 		p.NoMatch = strings.Contains(p.Failure, "no match for platform") || strings.Contains(p.Failure, "no image found in manifest list")
 		return p
 	case cs.State.Terminated == nil:
-		p.Failure = "the probe container was still running when the pod ended"
+		p.Failure = "the probe container had not finished within --timeout"
 		return p
 	}
 	t := cs.State.Terminated
@@ -88,8 +88,9 @@ func (p *platformProbe) check(n *corev1.Node) nodecheck.Check {
 	}
 	fix := fmt.Sprintf("place every image on the node as %s before the run (confrun prepull --mode node pulls the %s image by digest), or make the runtime pick %s (a runtime built for it)",
 		na.Platform(), na.Platform(), na.Platform())
+	// The binary reports GOOS/GOARCH: linux/arm for a linux/arm/v7 node.
 	switch {
-	case p.Platform == na.Platform():
+	case p.Platform == "linux/"+na.GOARCH:
 		c.Status = nodecheck.StatusOK
 		c.Evidence = fmt.Sprintf("a container given the multi-arch image %s ran as %s: the runtime picks the node's platform", p.Index, p.Platform)
 	case p.Platform != "":

@@ -8,7 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/confrun/confrun/internal/arch"
 	"github.com/confrun/confrun/internal/helperimage"
@@ -65,8 +67,17 @@ func running(name string) corev1.ContainerStatus {
 func TestWaitDoneWaitsForTheProbe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// The pod is listed with the probe running; only once the watch is
+	// open does the probe end. A wait that returned on the listed pod
+	// returns a running probe.
 	c := fake.NewSimpleClientset(podWith(terminated(container, 0, ""), running(probeContainer)))
-	done := make(chan *corev1.Pod)
+	watching := make(chan struct{})
+	c.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		w, err := c.Tracker().Watch(corev1.SchemeGroupVersion.WithResource("pods"), a.GetNamespace())
+		close(watching)
+		return true, w, err
+	})
+	done := make(chan *corev1.Pod, 1)
 	go func() {
 		p, err := waitDone(ctx, c, "confrun", "doctor-x")
 		if err != nil {
@@ -74,11 +85,16 @@ func TestWaitDoneWaitsForTheProbe(t *testing.T) {
 		}
 		done <- p
 	}()
-	if _, err := c.CoreV1().Pods("confrun").UpdateStatus(ctx, podWith(terminated(container, 0, ""), terminated(probeContainer, 0, "")), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	select {
+	case <-watching:
+		if _, err := c.CoreV1().Pods("confrun").UpdateStatus(ctx, podWith(terminated(container, 0, ""), terminated(probeContainer, 0, "")), metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	case p := <-done:
+		done <- p // returned on the listed pod, without watching
 	}
-	if p := <-done; containerStatus(p, probeContainer).State.Terminated == nil {
-		t.Errorf("waitDone returned while the probe was running: %+v", p.Status)
+	if p := <-done; p == nil || containerStatus(p, probeContainer).State.Terminated == nil {
+		t.Errorf("waitDone returned while the probe was running: %+v", p.Status.ContainerStatuses)
 	}
 
 	c = fake.NewSimpleClientset(podWith(terminated(container, 0, ""), waiting(probeContainer, "ErrImagePull")))
@@ -133,5 +149,10 @@ func TestProbeCheck(t *testing.T) {
 	native := &platformProbe{Index: idx, Platform: "linux/mips64le"}
 	if ch := native.check(mips); ch.Status != nodecheck.StatusOK {
 		t.Errorf("runtime picks the node's platform: %+v", ch)
+	}
+	// A binary reports GOOS/GOARCH, without the node's variant (arm/v7).
+	armhf := &platformProbe{Index: idx, Platform: "linux/arm"}
+	if ch := armhf.check(node("pi", "arm", "containerd://2.1", true)); ch.Status != nodecheck.StatusOK {
+		t.Errorf("armhf node: %+v", ch)
 	}
 }

@@ -3,6 +3,7 @@ package helperimage
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 
@@ -45,12 +46,18 @@ func (p Pinned) For(a arch.Arch) string {
 // architectures is an error naming the ones it holds; a single image is
 // returned as is (it cannot be pinned further) when its platform matches
 // every architecture, and is an error otherwise. Registries on loopback and
-// private addresses are spoken to over plain HTTP, as by Push.
-func Pin(ctx context.Context, ref string, arches []arch.Arch, opts ...remote.Option) (Pinned, error) {
+// private addresses, and those listed in insecure (host or host:port), are
+// spoken to over plain HTTP.
+func Pin(ctx context.Context, ref string, arches []arch.Arch, insecure []string, opts ...remote.Option) (Pinned, error) {
 	p := Pinned{Image: ref, ByArch: map[string]string{}}
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return p, fmt.Errorf("parsing the helper image reference %q: %w", ref, err)
+	}
+	if listed(insecure, r.Context().RegistryStr()) {
+		if r, err = name.ParseReference(ref, name.Insecure); err != nil {
+			return p, fmt.Errorf("parsing the helper image reference %q: %w", ref, err)
+		}
 	}
 	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
 	desc, err := remote.Get(r, opts...)
@@ -119,4 +126,18 @@ func platformOf(p v1.Platform) string {
 		s += "/" + p.Variant
 	}
 	return s
+}
+
+// listed reports whether host (host:port) or its host part is in hosts.
+func listed(hosts []string, host string) bool {
+	bare, _, err := net.SplitHostPort(host)
+	if err != nil {
+		bare = host
+	}
+	for _, h := range hosts {
+		if h == host || h == bare {
+			return true
+		}
+	}
+	return false
 }

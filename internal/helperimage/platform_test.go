@@ -30,7 +30,7 @@ func TestPin(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p, err := Pin(ctx, pushed, []arch.Arch{amd64, mips})
+	p, err := Pin(ctx, pushed, []arch.Arch{amd64, mips}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestPin(t *testing.T) {
 	}
 
 	// An index without a node's arch is refused, naming what it holds.
-	if _, err := Pin(ctx, pushed, []arch.Arch{amd64, riscv}); err == nil ||
+	if _, err := Pin(ctx, pushed, []arch.Arch{amd64, riscv}, nil); err == nil ||
 		!strings.Contains(err.Error(), "linux/amd64, linux/mips64le, not linux/riscv64") || !strings.Contains(err.Error(), "--helper-registry") {
 		t.Errorf("missing arch: %v", err)
 	}
@@ -66,16 +66,22 @@ func TestPin(t *testing.T) {
 	// A single image stays as it is when it fits every node, and is
 	// refused otherwise.
 	single := p.ByArch[mips.Platform()]
-	sp, err := Pin(ctx, single, []arch.Arch{mips})
+	sp, err := Pin(ctx, single, []arch.Arch{mips}, nil)
 	if err != nil || sp.Index || sp.For(mips) != single {
 		t.Errorf("single image: %+v, %v", sp, err)
 	}
-	if _, err := Pin(ctx, single, []arch.Arch{mips, amd64}); err == nil || !strings.Contains(err.Error(), "single linux/mips64le image") {
+	if _, err := Pin(ctx, single, []arch.Arch{mips, amd64}, nil); err == nil || !strings.Contains(err.Error(), "single linux/mips64le image") {
 		t.Errorf("single image for two arches: %v", err)
 	}
 
+	// A registry listed as insecure is read over plain HTTP under a name
+	// Go would otherwise reach over HTTPS.
+	if !listed([]string{"reg.example"}, "reg.example:5000") || !listed([]string{"reg.example:5000"}, "reg.example:5000") || listed([]string{"other:5000"}, "reg.example:5000") {
+		t.Error("listed does not match host or host:port")
+	}
+
 	// Not there at all.
-	if _, err := Pin(ctx, host+"/confrun/helper:nope", []arch.Arch{amd64}); err == nil || !strings.Contains(err.Error(), "reading the helper image") {
+	if _, err := Pin(ctx, host+"/confrun/helper:nope", []arch.Arch{amd64}, nil); err == nil || !strings.Contains(err.Error(), "reading the helper image") {
 		t.Errorf("missing tag: %v", err)
 	}
 }

@@ -50,6 +50,9 @@ type Result struct {
 	Platforms []string `json:"platforms,omitempty"`
 	// Detail explains a status other than ok.
 	Detail string `json:"detail,omitempty"`
+
+	// manifest is the image manifest when the tag named a single image.
+	manifest []byte
 }
 
 // Inspect checks that ref exists and holds an image for linux/a. It does
@@ -85,6 +88,7 @@ func (c *Client) Inspect(ctx context.Context, ref string, a arch.Arch) Result {
 	if err != nil {
 		return c.failed(res, ctx, err)
 	}
+	res.manifest = desc.Manifest
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return c.failed(res, ctx, fmt.Errorf("reading the image config: %w", err))

@@ -63,7 +63,7 @@ type Options struct {
 	// finish, from Run's goroutine; done counts finished checks.
 	OnResult func(done, total int, it Item)
 	// Sizes also reads the manifest of each ok image for its
-	// architecture, one more request per image, for Item.Size and
+	// architecture (one more request for an index), for Item.Size and
 	// Report.Bytes. An image whose manifest cannot be read is then
 	// reported with the status that read gives.
 	Sizes bool
@@ -89,7 +89,7 @@ func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a ar
 	rep.Items = parallel.Map(len(todo), o.Concurrency, func(i int) Item {
 		it := Item{Upstream: todo[i].Upstream, Target: todo[i].Target, Result: c.Inspect(ctx, todo[i].Target, a)}
 		if o.Sizes && it.Status == registry.StatusOK {
-			blobs, err := c.Blobs(ctx, it.Target, it.ArchDigest)
+			blobs, err := c.ResultBlobs(ctx, it.Result)
 			if err != nil {
 				it.Status, it.Detail = registry.Classify(err)
 				return it

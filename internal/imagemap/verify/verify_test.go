@@ -122,7 +122,18 @@ func TestRunCancelled(t *testing.T) {
 // item carries its stored size, the report the total with shared blobs
 // counted once, and images that are not ok carry none.
 func TestRunSizes(t *testing.T) {
-	host := regtest.Start(t)
+	var mu sync.Mutex
+	manifestGETs := 0
+	host := regtest.Start(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") {
+				mu.Lock()
+				manifestGETs++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
 	img, err := regtest.Image("linux/mips64le", 7)
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +166,15 @@ func TestRunSizes(t *testing.T) {
 	entries = append(entries, imagemap.Entry{Upstream: "up/d/amd:1", Target: host + "/d/amd:1", Pull: true})
 
 	c, _ := registry.New(registry.Options{Insecure: []string{host}, Keychain: authn.NewMultiKeychain()})
+	manifestGETs = 0
 	rep, err := Run(context.Background(), c, entries, arch.MustParse("mips64el"), Options{Sizes: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One per tag, and one more only for the index's mips64le image: the
+	// single images' manifests are not asked for twice.
+	if manifestGETs != len(entries)+1 {
+		t.Errorf("%d manifest GETs for %d tags, one of them an index", manifestGETs, len(entries))
 	}
 	for i, it := range rep.Items {
 		switch {

@@ -118,7 +118,7 @@ says so. It exits 1 when any check fails.`,
 	fs.StringVar(&f.imageBytes, "image-bytes", "", "image data each node must still hold, e.g. 6Gi (default: check only kubelet's thresholds)")
 	fs.BoolVar(&f.all, "all", false, "list every check in the table, not only warnings and failures")
 	fs.StringVar(&f.imageMap, "imagemap", "", "also check this image map (confrun images map): its images hold the nodes' arch, and the nodes have room for them")
-	fs.StringSliceVar(&f.insecure, "insecure-registry", nil, "with --imagemap: registry host[:port] that may be reached over plain HTTP (repeatable); every other registry needs HTTPS")
+	fs.StringSliceVar(&f.insecure, "insecure-registry", nil, "registry host[:port] of the map's images or the helper image that may be reached over plain HTTP (repeatable); others need HTTPS, except loopback and private addresses for the helper image")
 	f.helper.AddFlags(fs)
 	fs.StringVar(&f.helper.Image, "image", "", "the confrun helper image")
 	_ = fs.MarkDeprecated("image", "use --helper-image")
@@ -240,9 +240,12 @@ func runCluster(ctx context.Context, streams cliutil.IOStreams, f *flagpole, rel
 	if err != nil {
 		return nil, err
 	}
-	pinned, err := helperimage.Pin(ctx, image, arches)
+	pinned, err := helperimage.Pin(ctx, image, arches, f.insecure)
 	if err != nil {
-		return nil, err
+		// The nodes may reach a registry this machine cannot (a name only
+		// the cluster resolves, credentials only the nodes hold).
+		fmt.Fprintf(streams.ErrOut, "warning: %v\nthe nodes pull %s as it is: a runtime that picks another platform than its node's out of it runs the wrong checker, and which platform it picks is not probed\n", err, image)
+		pinned = helperimage.Pinned{Image: image}
 	}
 	bar := progress.New(streams.ErrOut, "checking nodes", len(nodes), progress.Options{TTY: cliutil.IsTerminal(streams.ErrOut)})
 	res, err := doctor.Run(ctx, doctor.Options{
