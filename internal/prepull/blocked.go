@@ -264,7 +264,9 @@ func (r *run) unschedulable(pod *corev1.Pod, node string, cond *corev1.PodCondit
 	if what == "" {
 		what = "see the scheduler's message"
 	}
-	b.Message = fmt.Sprintf("the scheduler cannot place pod %s on %s: %s (scheduler: %s)", pod.Name, node, what, strings.TrimSpace(cond.Message))
+	// The pod's requests go into the message, not the fix: the fix is the
+	// node's, the same for all its pods (merged by node, reason and fix).
+	b.Message = fmt.Sprintf("the scheduler cannot place pod %s (requests %s) on %s: %s (scheduler: %s)", pod.Name, podRequests(pod), node, what, strings.TrimSpace(cond.Message))
 	n := r.node(node)
 	for _, why := range reasons {
 		switch {
@@ -281,8 +283,7 @@ func (r *run) unschedulable(pod *corev1.Pod, node string, cond *corev1.PodCondit
 		case why == "Too many pods":
 			b.Fix = fmt.Sprintf("%s runs as many pods as it may (status.allocatable.pods): remove some or raise the kubelet's maxPods, or leave the node out with --nodes", node)
 		case strings.HasPrefix(why, "Insufficient "):
-			b.Fix = fmt.Sprintf("make room on %s (the pod requests %s; `kubectl describe node %s` shows what is allocated), or leave the node out with --nodes",
-				node, podRequests(pod), node)
+			b.Fix = fmt.Sprintf("make room on %s for the pod's requests (`kubectl describe node %s` shows what is allocated), or leave the node out with --nodes", node, node)
 		case strings.Contains(why, "were unschedulable"):
 			b.Fix = fmt.Sprintf("uncordon the node (kubectl uncordon %s), or leave it out with --nodes", node)
 		}
@@ -342,8 +343,8 @@ func (r *run) podModeBlock(node, group string, pod *corev1.Pod, ev *podEvidence)
 func (r *run) boundPodBlock(node string, pod *corev1.Pod, ev *podEvidence) *Blocked {
 	if pod.Status.Phase == corev1.PodFailed && pod.Status.Reason != "" {
 		return &Blocked{Reason: ReasonRejected,
-			Message: fmt.Sprintf("the kubelet on %s rejected pod %s (%s): %s", node, pod.Name, pod.Status.Reason, strings.TrimSpace(pod.Status.Message)),
-			Fix:     fmt.Sprintf("make room on %s (the pod requests %s), or leave the node out with --nodes", node, podRequests(pod))}
+			Message: fmt.Sprintf("the kubelet on %s rejected pod %s (%s; the pod requests %s): %s", node, pod.Name, pod.Status.Reason, podRequests(pod), strings.TrimSpace(pod.Status.Message)),
+			Fix:     fmt.Sprintf("make room on %s for the pod's requests, or leave the node out with --nodes", node)}
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return nil
@@ -451,21 +452,45 @@ func (r *run) unitDone(node string, images []int, check bool) bool {
 	return true
 }
 
+// group is what blocks merge by: the units (DaemonSet pods) of a node held
+// up for the same reason, with the same fix, are one in the progress, the
+// report and the give-up; a CRI check pod's block stays its own.
+func (b *block) group() string {
+	if b.check {
+		return "check|" + b.id
+	}
+	return b.node + "|" + b.Reason + "|" + b.Fix
+}
+
 // applyBlocks names the reason on the cells a block holds up and gives
 // them up once the reason has held for the unschedulable timeout.
 func (r *run) applyBlocks(blocks []*block) {
-	now := r.opts.Now()
+	now := r.opts.Now().UTC()
 	seen := map[string]blockSeen{}
 	r.nextGiveUp = time.Time{}
 	clear(r.gaveUp)
+	// Since when each unit has been held up for its reason; a node's units
+	// held up for the same reason share the earliest since and the first
+	// unit's message (the scheduler's text differs only in the pod's name
+	// and the other nodes' counts), so that they are given up together.
+	lead := map[string]*block{}
 	for _, b := range blocks {
 		key := b.Reason + "|" + b.Fix
 		if prev, ok := r.blockSince[b.id]; ok && prev.key == key {
 			b.Since = prev.since
 		} else {
-			b.Since = now.UTC()
+			b.Since = now
 		}
-		seen[b.id] = blockSeen{key: key, since: b.Since}
+		if l := lead[b.group()]; l == nil {
+			lead[b.group()] = b
+		} else if b.Since.Before(l.Since) {
+			l.Since = b.Since
+		}
+	}
+	for _, b := range blocks {
+		l := lead[b.group()]
+		b.Since, b.Message = l.Since, l.Message
+		seen[b.id] = blockSeen{key: b.Reason + "|" + b.Fix, since: b.Since}
 		if b.check {
 			continue
 		}
@@ -501,43 +526,50 @@ func (r *run) applyBlocks(blocks []*block) {
 	r.blocks = blocks
 }
 
+// mergedBlocks are the blocks of pulls (not CRI checks) merged by group,
+// in the order found, with their images counted together.
+func (r *run) mergedBlocks() []*block {
+	var out []*block
+	at := map[string]*block{}
+	for _, b := range r.blocks {
+		if b.check || b.Images == 0 {
+			continue
+		}
+		if m := at[b.group()]; m != nil {
+			m.Images += b.Images
+			m.GaveUp = m.GaveUp || b.GaveUp
+			continue
+		}
+		m := *b
+		at[b.group()] = &m
+		out = append(out, &m)
+	}
+	return out
+}
+
 // nodeBlocks returns the report's view of a node's blocks: one per reason
-// and message, with the images counted together.
+// and fix, with the images counted together.
 func (r *run) nodeBlocks(node string) []Blocked {
 	var out []Blocked
-	at := map[string]int{}
-	for _, b := range r.blocks {
-		if b.node != node || b.check || b.Images == 0 {
-			continue
+	for _, b := range r.mergedBlocks() {
+		if b.node == node {
+			out = append(out, b.Blocked)
 		}
-		k := b.Reason + "|" + b.Message
-		if i, ok := at[k]; ok {
-			out[i].Images += b.Images
-			out[i].GaveUp = out[i].GaveUp || b.GaveUp
-			if b.Since.Before(out[i].Since) {
-				out[i].Since = b.Since
-			}
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, b.Blocked)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Reason < out[j].Reason })
 	return out
 }
 
-// progressBlocks prints each block once as it is found, once more when it
-// is given up on, and when it clears.
+// progressBlocks prints each node's block once as it is found (whatever
+// its message becomes), once more when it is given up on, and when it
+// clears: one line for all the node's pods held up for that reason.
 func (r *run) progressBlocks() {
-	now := map[string]string{}
-	for _, b := range r.blocks {
-		if b.check {
-			continue
-		}
-		state := b.Reason + "|" + b.Message
-		now[b.id] = state
+	held := map[string]bool{}
+	for _, b := range r.mergedBlocks() {
+		g := b.group()
+		held[g] = true
 		if b.GaveUp {
-			if k := "gaveup|" + b.id + "|" + state; !r.printed[k] {
+			if k := "gaveup|" + g; !r.printed[k] {
 				r.printed[k] = true
 				if b.final {
 					r.bar.Printf("%s: %s: %s", b.node, b.Reason, b.Message)
@@ -549,10 +581,10 @@ func (r *run) progressBlocks() {
 			}
 			continue
 		}
-		if r.shownBlocks[b.id] == state {
+		if r.shownBlocks[g] {
 			continue
 		}
-		r.shownBlocks[b.id] = state
+		r.shownBlocks[g] = true
 		line := fmt.Sprintf("%s: %s: %s", b.node, b.Reason, b.Message)
 		if !b.hint && r.opts.UnschedulableTimeout >= 0 {
 			line += fmt.Sprintf("; giving up on its %d images in %s unless this changes (--unschedulable-timeout)", b.Images, r.opts.UnschedulableTimeout)
@@ -562,11 +594,11 @@ func (r *run) progressBlocks() {
 			r.bar.Printf("  fix: %s", b.Fix)
 		}
 	}
-	for _, id := range sortedKeys(r.shownBlocks) {
-		if state := r.shownBlocks[id]; now[id] == "" {
-			delete(r.shownBlocks, id)
-			node, _, _ := strings.Cut(id, "|")
-			reason, _, _ := strings.Cut(state, "|")
+	for _, g := range sortedKeys(r.shownBlocks) {
+		if !held[g] {
+			delete(r.shownBlocks, g)
+			node, rest, _ := strings.Cut(g, "|")
+			reason, _, _ := strings.Cut(rest, "|")
 			r.bar.Printf("%s: no longer held up (%s)", node, reason)
 		}
 	}

@@ -3,7 +3,9 @@ package prepull
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/confrun/confrun/internal/progress"
 )
 
 // The scheduler's message for a DaemonSet pod on a full node (v1.34): the
@@ -130,8 +134,8 @@ func TestPodModeNamesWhyPodsDoNotStart(t *testing.T) {
 		node, status, reason string
 		message, fix         []string
 	}{
-		{"n2", StatusFailed, ReasonUnschedulable, []string{"Insufficient memory", insufficientMemory},
-			[]string{"make room on n2", "cpu 3m, memory 24Mi", "--nodes"}},
+		{"n2", StatusFailed, ReasonUnschedulable, []string{"Insufficient memory", "requests cpu 3m, memory 24Mi", insufficientMemory},
+			[]string{"make room on n2", "--nodes"}},
 		{"n3", StatusFailed, ReasonUntoleratedTaint, []string{"dedicated=gpu:NoSchedule", "creates no pod"},
 			[]string{"kubectl taint nodes n3 dedicated=gpu:NoSchedule-", "--include-tainted"}},
 		{"n4", StatusNodeNotReady, ReasonNodeNotReady, []string{"unreachable", "Kubelet stopped posting node status."},
@@ -203,8 +207,15 @@ func (c *clock) Now() time.Time { return c.now }
 // images) as the informers would hold it, before any pod exists.
 func trackedRun(t *testing.T, clk *clock, grace time.Duration, nodes ...*corev1.Node) *run {
 	t.Helper()
+	return trackedRunOf(t, clk, grace, lab, nodes...)
+}
+
+// trackedRunOf is trackedRun with other images: a DaemonSet per
+// ImagesPerPod of them, as createWorkload makes them.
+func trackedRunOf(t *testing.T, clk *clock, grace time.Duration, images []Image, nodes ...*corev1.Node) *run {
+	t.Helper()
 	newIndexer := func() cache.Indexer { return cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}) }
-	r := newRun(Options{RunID: "t1", Namespace: "ns", Images: lab, Verify: VerifyNodeStatus, Now: clk.Now, UnschedulableTimeout: grace, Timeout: time.Hour})
+	r := newRun(Options{RunID: "t1", Namespace: "ns", Images: images, Verify: VerifyNodeStatus, Now: clk.Now, UnschedulableTimeout: grace, Timeout: time.Hour})
 	r.report, r.nodes, r.pods, r.events = &Report{}, newIndexer(), newIndexer(), newIndexer()
 	for _, n := range nodes {
 		_ = r.nodes.Add(n)
@@ -215,14 +226,25 @@ func trackedRun(t *testing.T, clk *clock, grace time.Duration, nodes ...*corev1.
 	for _, n := range r.plan.Targets() {
 		r.dsTargets = append(r.dsTargets, n.Name)
 	}
-	r.dsGroups, r.dsNodes = map[string][]int{"0": {0, 1, 2}}, len(r.dsTargets)
+	r.dsGroups, r.dsNodes = map[string][]int{}, len(r.dsTargets)
+	for i := range r.plan.Images {
+		g := strconv.Itoa(i / ImagesPerPod)
+		r.dsGroups[g] = append(r.dsGroups[g], i)
+	}
 	return r
 }
 
-// labDaemonSet is the run's DaemonSet as trackedRun's run creates it.
-func labDaemonSet(r *run) *appsv1.DaemonSet {
-	return DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, HelperImage: helperRef, Images: r.plan.Images, Nodes: r.dsTargets})
+// groupDaemonSet is the DaemonSet of a group of trackedRunOf's run.
+func groupDaemonSet(r *run, group int) *appsv1.DaemonSet {
+	var images []PlanImage
+	for _, i := range r.dsGroups[strconv.Itoa(group)] {
+		images = append(images, r.plan.Images[i])
+	}
+	return DaemonSet(PodModeSpec{Namespace: r.opts.Namespace, RunID: r.opts.RunID, Group: group, HelperImage: helperRef, Images: images, Nodes: r.dsTargets})
 }
+
+// labDaemonSet is the run's DaemonSet as trackedRun's run creates it.
+func labDaemonSet(r *run) *appsv1.DaemonSet { return groupDaemonSet(r, 0) }
 
 func cellsOf(r *run, node string) []ImageResult {
 	var out []ImageResult
@@ -466,5 +488,86 @@ func TestSchedulerReasons(t *testing.T) {
 		if got := schedulerReasons(tc.msg); !slices.Equal(got, tc.want) {
 			t.Errorf("schedulerReasons(%q) = %q, want %q", tc.msg, got, tc.want)
 		}
+	}
+}
+
+// manyImages are n images: more than one pod's worth past ImagesPerPod.
+func manyImages(n int) []Image {
+	var out []Image
+	for i := range n {
+		out = append(out, Image{Upstream: fmt.Sprintf("registry.k8s.io/e2e-test-images/img%02d:1.0", i), Target: fmt.Sprintf("%simg%02d-mips64el:1.0", reg, i)})
+	}
+	return out
+}
+
+// withProgress gives a tracked run a plain (non-terminal) progress view.
+func withProgress(r *run, clk *clock) *bytes.Buffer {
+	var out bytes.Buffer
+	r.bar = progress.New(&out, "prepull", len(r.plan.Images)*len(r.plan.Targets()), progress.Options{Now: clk.Now})
+	return &out
+}
+
+// TestProgressNamesANodeOnceForAllItsPods: with more images than one pod
+// holds, a node's DaemonSet pods are held up together: the progress names
+// the node's reason, its fix and the give-up once (not once per pod), and
+// not again when the scheduler's "0/N nodes" text changes; the report has
+// one block per node and one problem line.
+func TestProgressNamesANodeOnceForAllItsPods(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := &clock{now: t0}
+	images := manyImages(3*ImagesPerPod - 1)
+	r := trackedRunOf(t, clk, time.Minute, images, newNode("n1", "amd64"), newNode("n2", "amd64"))
+	out := withProgress(r, clk)
+	if len(r.dsGroups) != 3 {
+		t.Fatalf("%d DaemonSets for %d images, want 3", len(r.dsGroups), len(images))
+	}
+	// n1 goes not Ready before any pod exists; n2's pods cannot be placed.
+	n1 := newNode("n1", "amd64")
+	n1.Status.Conditions[0] = unreachable()
+	_ = r.nodes.Update(n1)
+	schedule := func(nodes int) {
+		for g := range r.dsGroups {
+			gi, _ := strconv.Atoi(g)
+			pod := daemonPod(groupDaemonSet(r, gi), "n2")
+			pod.Status = pendingUnschedulable(fmt.Sprintf("0/%d nodes are available: 1 Insufficient memory, %d node(s) didn't satisfy plugin(s) [NodeAffinity].", nodes, nodes-1))
+			if _, ok, _ := r.pods.Get(pod); ok {
+				_ = r.pods.Update(pod)
+			} else {
+				_ = r.pods.Add(pod)
+			}
+		}
+	}
+	schedule(4)
+	r.recompute()
+	clk.now = t0.Add(30 * time.Second)
+	schedule(5) // a node joined the cluster: the scheduler's text changes
+	r.recompute()
+	clk.now = t0.Add(time.Minute)
+	r.recompute()
+	schedule(6)
+	clk.now = t0.Add(90 * time.Second)
+	r.recompute()
+	r.finish()
+
+	p := out.String()
+	for _, tc := range []struct{ node, reason string }{{"n1", ReasonNodeNotReady}, {"n2", ReasonUnschedulable}} {
+		b := r.nodeBlocks(tc.node)
+		if len(b) != 1 || b[0].Reason != tc.reason || b[0].Images != len(images) || !b[0].GaveUp || !b[0].Since.Equal(t0) {
+			t.Errorf("%s blocks %+v, want one %s given up on %d images since %v", tc.node, b, tc.reason, len(images), t0)
+			continue
+		}
+		for _, line := range []string{tc.node + ": " + tc.reason + ": ", "  fix: " + b[0].Fix + "\n",
+			fmt.Sprintf("%s: gave up on %d images after --unschedulable-timeout", tc.node, len(images))} {
+			if n := strings.Count(p, line); n != 1 {
+				t.Errorf("progress has %q %d times, want once:\n%s", line, n, p)
+			}
+		}
+	}
+	if strings.Contains(p, "no longer held up") {
+		t.Errorf("progress says a node is no longer held up:\n%s", p)
+	}
+	problems := r.report.Problems(0)
+	if len(problems) != 4 || !strings.HasPrefix(problems[2], fmt.Sprintf("n2: %d images failed (Unschedulable): ", len(images))) {
+		t.Errorf("problems, want per node one line and one fix:\n%s", strings.Join(problems, "\n"))
 	}
 }

@@ -182,12 +182,12 @@ type run struct {
 	// blocks are what keeps pods from starting (derived on every
 	// recomputation); blockSince remembers since when, by unit;
 	// nextGiveUp is the next moment a block is given up on; gaveUp the
-	// cells given up; shownBlocks what the progress showed, by unit.
+	// cells given up; shownBlocks the block groups the progress showed.
 	blocks      []*block
 	blockSince  map[string]blockSeen
 	nextGiveUp  time.Time
 	gaveUp      map[*ImageResult]bool
-	shownBlocks map[string]string
+	shownBlocks map[string]bool
 	// seen is what the last recomputation found of the pods.
 	seen *podsSeen
 	// givenUp keeps, once the pulls are over, the cells given up then: a
@@ -252,7 +252,7 @@ type podLine struct {
 func newRun(opts Options) *run {
 	return &run{opts: opts, notify: make(chan struct{}, 1), lines: make(chan podLine, 256),
 		nodePods: map[string]*nodeWork{}, printed: map[string]bool{}, cache: newCache(),
-		blockSince: map[string]blockSeen{}, gaveUp: map[*ImageResult]bool{}, shownBlocks: map[string]string{}}
+		blockSince: map[string]blockSeen{}, gaveUp: map[*ImageResult]bool{}, shownBlocks: map[string]bool{}}
 }
 
 // Run places the images on the nodes and returns the report. The report
