@@ -65,8 +65,31 @@ type block struct {
 
 // blockSeen remembers since when a unit has been blocked for a reason.
 type blockSeen struct {
-	key   string
+	key   string // Reason|Fix
+	group string // the block's group()
 	since time.Time
+	// done counts the unit's images done when it was last seen blocked.
+	done int
+	// gone: the block went away without the unit getting anywhere, as
+	// when the DaemonSet controller re-creates a pod the kubelet rejected
+	// (the new pod is not placed yet): kept until the unit's pod runs or
+	// an image of it is done, so the same reason coming back keeps its
+	// since instead of starting the wait over.
+	gone, check bool
+}
+
+// replacesUnitPod reports whether pod, rather than cur, is the pod of
+// their unit (node and DaemonSet): the controller deletes a failed pod
+// and creates another, and for a while both are listed. Not failed
+// first, then the newest, then the name: never the informer's order.
+func replacesUnitPod(pod, cur *corev1.Pod) bool {
+	if pf, cf := pod.Status.Phase == corev1.PodFailed, cur.Status.Phase == corev1.PodFailed; pf != cf {
+		return cf
+	}
+	if !pod.CreationTimestamp.Equal(&cur.CreationTimestamp) {
+		return cur.CreationTimestamp.Before(&pod.CreationTimestamp)
+	}
+	return pod.Name > cur.Name
 }
 
 // podNode is the node a pod is bound to or, for a DaemonSet pod the
@@ -399,34 +422,57 @@ func daemonSetsByName(items []appsv1.DaemonSet) map[string]*appsv1.DaemonSet {
 }
 
 // deriveBlocks finds what keeps each node's pods from starting: the
-// pod-mode pods (a missing one too) and the node pods.
-func (r *run) deriveBlocks(seen *podsSeen) []*block {
-	var out []*block
+// pod-mode pods (a missing one too) and the node pods. moved holds the
+// units that got somewhere: done, their pod runs, or more of their images
+// done than when they were last seen blocked.
+func (r *run) deriveBlocks(seen *podsSeen) (out []*block, moved map[string]bool) {
+	moved = map[string]bool{}
 	ev := &seen.evidence
 	groups := sortedKeys(r.dsGroups)
 	for _, node := range r.dsTargets {
 		for _, group := range groups {
-			images := r.dsGroups[group]
+			id, images := node+"|"+group, r.dsGroups[group]
 			if r.unitDone(node, images, false) {
+				moved[id] = true
 				continue
 			}
-			if b := r.podModeBlock(node, group, seen.byUnit[node+"|"+group], ev); b != nil {
-				out = append(out, &block{id: node + "|" + group, node: node, images: images, Blocked: *b, hint: isHint(b.Reason)})
+			pod := seen.byUnit[id]
+			if b := r.podModeBlock(node, group, pod, ev); b != nil {
+				out = append(out, &block{id: id, node: node, images: images, Blocked: *b, hint: isHint(b.Reason)})
+				continue
 			}
+			moved[id] = pod != nil && (pod.Status.Phase == corev1.PodRunning || started(pod)) ||
+				r.doneCount(node, images) > r.blockSince[id].done
 		}
 	}
 	for _, name := range sortedKeys(r.nodePods) {
 		w := r.nodePods[name]
 		pod := seen.nodePods[name]
-		if pod == nil || w.streaming || w.failReason != "" || r.unitDone(w.node, w.images, w.check) {
+		id := w.node + "|" + name
+		if pod == nil {
+			continue
+		}
+		if w.streaming || w.failReason != "" || r.unitDone(w.node, w.images, w.check) {
+			moved[id] = true
 			continue
 		}
 		if b := r.boundPodBlock(w.node, pod, ev); b != nil {
-			out = append(out, &block{id: w.node + "|" + name, node: w.node, images: w.images, check: w.check, Blocked: *b,
+			out = append(out, &block{id: id, node: w.node, images: w.images, check: w.check, Blocked: *b,
 				hint: isHint(b.Reason), final: b.Reason == ReasonRejected})
 		}
 	}
-	return out
+	return out, moved
+}
+
+// doneCount counts the images of a unit that are done on node.
+func (r *run) doneCount(node string, images []int) int {
+	n := 0
+	for _, i := range images {
+		if r.cells[node][i].Done() {
+			n++
+		}
+	}
+	return n
 }
 
 // isHint tells the reasons that are named but never given up on early:
@@ -463,8 +509,9 @@ func (b *block) group() string {
 }
 
 // applyBlocks names the reason on the cells a block holds up and gives
-// them up once the reason has held for the unschedulable timeout.
-func (r *run) applyBlocks(blocks []*block) {
+// them up once the reason has held for the unschedulable timeout. A unit
+// whose block went away without it having moved is remembered (gone).
+func (r *run) applyBlocks(blocks []*block, moved map[string]bool) {
 	now := r.opts.Now().UTC()
 	seen := map[string]blockSeen{}
 	r.nextGiveUp = time.Time{}
@@ -490,7 +537,7 @@ func (r *run) applyBlocks(blocks []*block) {
 	for _, b := range blocks {
 		l := lead[b.group()]
 		b.Since, b.Message = l.Since, l.Message
-		seen[b.id] = blockSeen{key: b.Reason + "|" + b.Fix, since: b.Since}
+		seen[b.id] = blockSeen{key: b.Reason + "|" + b.Fix, group: b.group(), since: b.Since, done: r.doneCount(b.node, b.images), check: b.check}
 		if b.check {
 			continue
 		}
@@ -520,6 +567,12 @@ func (r *run) applyBlocks(blocks []*block) {
 				}
 				r.gaveUp[c] = true
 			}
+		}
+	}
+	for id, prev := range r.blockSince {
+		if _, ok := seen[id]; !ok && !prev.check && !moved[id] {
+			prev.gone = true
+			seen[id] = prev
 		}
 	}
 	r.blockSince = seen
@@ -592,6 +645,12 @@ func (r *run) progressBlocks() {
 		r.bar.Printf("%s", line)
 		if b.Fix != "" {
 			r.bar.Printf("  fix: %s", b.Fix)
+		}
+	}
+	// A unit between two pods still holds its node up.
+	for _, s := range r.blockSince {
+		if s.gone {
+			held[s.group] = true
 		}
 	}
 	for _, g := range sortedKeys(r.shownBlocks) {

@@ -571,3 +571,120 @@ func TestProgressNamesANodeOnceForAllItsPods(t *testing.T) {
 		t.Errorf("problems, want per node one line and one fix:\n%s", strings.Join(problems, "\n"))
 	}
 }
+
+// rejectedBy plays the kubelet refusing to admit a DaemonSet pod.
+func rejectedBy(pod *corev1.Pod, node string) {
+	pod.Spec.NodeName = node
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "OutOfmemory",
+		Message: "Pod was rejected: Node didn't have enough resource: memory, requested: 25165824, used: 8000000000, capacity: 8000000000"}
+}
+
+// TestGiveUpClockSurvivesPodRecreation: the kubelet rejects a DaemonSet
+// pod, the controller creates a new one (for a while beside the failed
+// one, then alone and not yet placed) and the kubelet rejects that too:
+// the node is held up for the same reason all along, so the wait is not
+// started over, and the progress does not say it cleared.
+func TestGiveUpClockSurvivesPodRecreation(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := &clock{now: t0}
+	r := trackedRun(t, clk, 2*time.Minute, newNode("n1", "amd64"))
+	out := withProgress(r, clk)
+	first := daemonPod(labDaemonSet(r), "n1")
+	first.CreationTimestamp = metav1.NewTime(t0.Add(-time.Second))
+	rejectedBy(first, "n1")
+	_ = r.pods.Add(first)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusPending && c.Reason == ReasonRejected }) {
+		t.Fatalf("rejected: %+v, want pending, named", cells)
+	}
+	// The controller creates the next pod; the failed one is still there.
+	clk.now = t0.Add(time.Minute)
+	second := daemonPod(labDaemonSet(r), "n1")
+	second.Name += "-2"
+	second.CreationTimestamp = metav1.NewTime(clk.now)
+	_ = r.pods.Add(second)
+	r.recompute()
+	// The failed pod is deleted; the new one is not placed yet.
+	clk.now = t0.Add(70 * time.Second)
+	_ = r.pods.Delete(first)
+	r.recompute()
+	// Placed, and rejected again.
+	clk.now = t0.Add(90 * time.Second)
+	second = second.DeepCopy()
+	rejectedBy(second, "n1")
+	_ = r.pods.Update(second)
+	r.recompute()
+	clk.now = t0.Add(2 * time.Minute)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusFailed && c.Reason == ReasonRejected }) {
+		t.Errorf("two minutes after the first rejection: %+v, want given up", cells)
+	}
+	if b := r.nodeBlocks("n1"); len(b) != 1 || !b[0].Since.Equal(t0) || !b[0].GaveUp {
+		t.Errorf("blocks %+v, want one since %v, given up", b, t0)
+	}
+	if p := out.String(); strings.Contains(p, "no longer held up") || strings.Count(p, "n1: "+ReasonRejected+": ") != 1 {
+		t.Errorf("progress, want the rejection named once and never cleared:\n%s", p)
+	}
+	// The next pod runs: the node is no longer held up, and a later
+	// rejection starts a new wait.
+	third := daemonPod(labDaemonSet(r), "n1")
+	third.Name += "-3"
+	third.CreationTimestamp = metav1.NewTime(clk.now)
+	third.Spec.NodeName = "n1"
+	third.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: third.Spec.Containers[0].Name,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}
+	_ = r.pods.Delete(second)
+	_ = r.pods.Add(third)
+	r.recompute()
+	if p := out.String(); !strings.Contains(p, "n1: no longer held up ("+ReasonRejected+")") {
+		t.Errorf("progress, want the node cleared once its pod runs:\n%s", p)
+	}
+	clk.now = t0.Add(3 * time.Minute)
+	third = third.DeepCopy()
+	rejectedBy(third, "n1")
+	_ = r.pods.Update(third)
+	r.recompute()
+	if b := r.nodeBlocks("n1"); len(b) != 1 || !b[0].Since.Equal(clk.now) || b[0].GaveUp {
+		t.Errorf("rejected after running: blocks %+v, want a new wait since %v", b, clk.now)
+	}
+}
+
+// TestUnitPodChosenByStateNotListOrder: of two pods for one node and
+// DaemonSet, the unit's pod is the one not failed, else the newest,
+// whatever order the informer lists them in.
+func TestUnitPodChosenByStateNotListOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pending := func(p *corev1.Pod) { p.Spec.NodeName = "n1"; p.Status = corev1.PodStatus{Phase: corev1.PodPending} }
+	unplaced := func(p *corev1.Pod) { p.Status = corev1.PodStatus{Phase: corev1.PodPending} }
+	failed := func(p *corev1.Pod) { rejectedBy(p, "n1") }
+	for _, tc := range []struct {
+		name         string
+		older, newer func(*corev1.Pod)
+		want         string
+	}{
+		{"failed, then re-created and bound", failed, pending, "newer"},
+		{"failed, then re-created, not placed yet", failed, unplaced, "newer"},
+		{"two running", pending, pending, "newer"},
+		{"a newer one failed", pending, failed, "older"},
+	} {
+		// The informer's List follows no order: look many times.
+		for range 20 {
+			clk := &clock{now: t0}
+			r := trackedRun(t, clk, time.Minute, newNode("n1", "amd64"))
+			for i, name := range []string{"older", "newer"} {
+				pod := daemonPod(labDaemonSet(r), "n1")
+				pod.Name += "-" + name
+				pod.CreationTimestamp = metav1.NewTime(t0.Add(time.Duration(i) * time.Second))
+				[]func(*corev1.Pod){tc.older, tc.newer}[i](pod)
+				_ = r.pods.Add(pod)
+			}
+			got := "none"
+			if pod := r.applyPods().byUnit["n1|0"]; pod != nil {
+				got = pod.Name
+			}
+			if !strings.HasSuffix(got, "-"+tc.want) {
+				t.Fatalf("%s: the unit's pod is %s, want the %s one", tc.name, got, tc.want)
+			}
+		}
+	}
+}

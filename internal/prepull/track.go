@@ -81,7 +81,7 @@ func (r *run) applyPods() *podsSeen {
 		if !ok || pod.Labels[LabelNode] != "" {
 			continue // not a pod this process created
 		}
-		if old := seen.byUnit[node+"|"+group]; old == nil || old.Spec.NodeName == "" {
+		if cur := seen.byUnit[node+"|"+group]; cur == nil || replacesUnitPod(pod, cur) {
 			seen.byUnit[node+"|"+group] = pod
 		}
 		pods[pod.Name] = podModePod{node: node, index: index}
