@@ -26,6 +26,10 @@ const (
 	ReasonFailedCreate = "FailedCreate"
 	// ReasonRejected: the kubelet refused to admit the pod.
 	ReasonRejected = "PodRejected"
+	// ReasonEvicted: the kubelet evicted the pod, or refused it under a
+	// node condition, because the node is low on a resource (the
+	// kubelet's own reason).
+	ReasonEvicted = "Evicted"
 	// ReasonNotCreated: no pod was ever created for the node (named at --timeout).
 	ReasonNotCreated = "PodNotCreated"
 )
@@ -59,7 +63,7 @@ type block struct {
 	Blocked
 	// hint: a weak reason (a pod warning, a pod never created) named but
 	// never given up on before --timeout; final: nothing will change it
-	// (a node pod the kubelet rejected: nobody recreates it).
+	// (a node pod the kubelet rejected or evicted: nobody recreates it).
 	hint, final bool
 }
 
@@ -364,6 +368,9 @@ func (r *run) podModeBlock(node, group string, pod *corev1.Pod, ev *podEvidence)
 
 // boundPodBlock explains why a pod bound to node does not run.
 func (r *run) boundPodBlock(node string, pod *corev1.Pod, ev *podEvidence) *Blocked {
+	if pod.Status.Phase == corev1.PodFailed && pod.Status.Reason == ReasonEvicted {
+		return evicted(node, pod)
+	}
 	if pod.Status.Phase == corev1.PodFailed && pod.Status.Reason != "" {
 		return &Blocked{Reason: ReasonRejected,
 			Message: fmt.Sprintf("the kubelet on %s rejected pod %s (%s; the pod requests %s): %s", node, pod.Name, pod.Status.Reason, podRequests(pod), strings.TrimSpace(pod.Status.Message)),
@@ -379,6 +386,37 @@ func (r *run) boundPodBlock(node string, pod *corev1.Pod, ev *podEvidence) *Bloc
 		return &Blocked{Reason: e.Reason, Message: fmt.Sprintf("pod %s on %s: %s", pod.Name, node, strings.TrimSpace(e.Message))}
 	}
 	return nil
+}
+
+// evicted explains a pod the kubelet evicted ("The node was low on
+// resource: ephemeral-storage. ...") or refused to admit under a node
+// condition ("The node had condition: [DiskPressure]. "): the node is low
+// on a resource, whatever the pod requests.
+func evicted(node string, pod *corev1.Pod) *Blocked {
+	msg := strings.TrimSpace(pod.Status.Message)
+	low := ""
+	if _, rest, ok := strings.Cut(msg, "low on resource: "); ok {
+		low, _, _ = strings.Cut(rest, ".")
+	} else if _, rest, ok := strings.Cut(msg, "had condition: ["); ok {
+		low, _, _ = strings.Cut(rest, "]")
+	}
+	b := &Blocked{Reason: ReasonEvicted, Message: fmt.Sprintf("the kubelet on %s evicted pod %s: %s", node, pod.Name, msg)}
+	if low != "" {
+		b.Message = fmt.Sprintf("node %s is low on %s: the kubelet evicted pod %s (%s)", node, low, pod.Name, msg)
+	}
+	switch {
+	case strings.Contains(low, "ephemeral-storage") || strings.Contains(low, "inodes") || strings.Contains(low, "DiskPressure"):
+		// The pulls themselves fill the disk: every image of the map
+		// must fit on the node (fewer images per pod would not help).
+		b.Fix = fmt.Sprintf("free disk on %s: the kubelet evicts pods below its eviction thresholds (evictionHard imagefs.available, nodefs.available) and removes unused images only above imageGCHighThresholdPercent; every image of the map must fit, so remove unused images (`crictl rmi --prune` on the node) or grow its disk, or leave the node out with --nodes", node)
+	case strings.Contains(low, "memory") || strings.Contains(low, "MemoryPressure"):
+		b.Fix = fmt.Sprintf("free memory on %s (the kubelet evicts pods when memory.available falls below its eviction threshold), or leave the node out with --nodes", node)
+	case strings.Contains(low, "pids") || strings.Contains(low, "PIDPressure"):
+		b.Fix = fmt.Sprintf("too many processes on %s (the kubelet evicts pods when pid.available falls below its eviction threshold): stop what spawns them, or leave the node out with --nodes", node)
+	default:
+		b.Fix = fmt.Sprintf("fix what the kubelet's message names on %s (`kubectl describe node %s`), or leave the node out with --nodes", node, node)
+	}
+	return b
 }
 
 // started reports whether any container of the pod has run: the sandbox
@@ -458,7 +496,7 @@ func (r *run) deriveBlocks(seen *podsSeen) (out []*block, moved map[string]bool)
 		}
 		if b := r.boundPodBlock(w.node, pod, ev); b != nil {
 			out = append(out, &block{id: id, node: w.node, images: w.images, check: w.check, Blocked: *b,
-				hint: isHint(b.Reason), final: b.Reason == ReasonRejected})
+				hint: isHint(b.Reason), final: b.Reason == ReasonRejected || b.Reason == ReasonEvicted})
 		}
 	}
 	return out, moved
@@ -480,7 +518,7 @@ func (r *run) doneCount(node string, images []int) int {
 func isHint(reason string) bool {
 	switch reason {
 	case ReasonUnschedulable, corev1.PodReasonSchedulingGated, ReasonUntoleratedTaint, ReasonNodeNotReady, ReasonNodeDeleted,
-		ReasonFailedCreate, ReasonRejected:
+		ReasonFailedCreate, ReasonRejected, ReasonEvicted:
 		return false
 	}
 	return true

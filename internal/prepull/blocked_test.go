@@ -688,3 +688,50 @@ func TestUnitPodChosenByStateNotListOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictedPodNamesTheResource: a pod the kubelet evicted (or refused
+// under a node condition) is named Evicted with the resource the node is
+// low on and what frees it, not as a rejection asking for room for the
+// pod's requests; a node pod evicted is given up at once (nobody
+// recreates it).
+func TestEvictedPodNamesTheResource(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	for _, tc := range []struct {
+		message    string
+		resource   string
+		fix, notIn []string
+	}{
+		{"The node was low on resource: ephemeral-storage. Threshold quantity: 1Gi, available: 524Mi. ", "ephemeral-storage",
+			[]string{"free disk on n1", "imageGCHighThresholdPercent", "crictl rmi --prune", "--nodes"}, []string{"requests", "--images-per-pod"}},
+		{"The node had condition: [DiskPressure]. ", "DiskPressure", []string{"free disk on n1", "imagefs.available"}, []string{"requests"}},
+		{"The node was low on resource: inodes. ", "inodes", []string{"free disk on n1"}, nil},
+		{"The node was low on resource: memory. Threshold quantity: 100Mi, available: 80Mi. ", "memory", []string{"free memory on n1", "memory.available"}, []string{"disk"}},
+		{"The node had condition: [PIDPressure]. ", "PIDPressure", []string{"processes on n1", "pid.available"}, []string{"disk"}},
+	} {
+		r := trackedRun(t, clk, time.Minute, newNode("n1", "amd64"))
+		pod := daemonPod(labDaemonSet(r), "n1")
+		pod.Spec.NodeName = "n1"
+		pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: tc.message}
+		_ = r.pods.Add(pod)
+		r.recompute()
+		b := r.nodeBlocks("n1")
+		if len(b) != 1 || b[0].Reason != ReasonEvicted || !containsAll(b[0].Message, []string{"low on " + tc.resource, "evicted pod " + pod.Name, strings.TrimSpace(tc.message)}) ||
+			!containsAll(b[0].Fix, tc.fix) || slices.ContainsFunc(tc.notIn, func(s string) bool { return strings.Contains(b[0].Fix, s) }) {
+			t.Errorf("%q: blocks %+v, want Evicted naming %s, fix naming %q and not %q", tc.message, b, tc.resource, tc.fix, tc.notIn)
+		}
+		if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusPending && c.Reason == ReasonEvicted }) {
+			t.Errorf("%q: %+v, want pending (the controller re-creates the pod), named Evicted", tc.message, cells)
+		}
+	}
+	// Node mode: the evicted pod is not recreated.
+	r := trackedRun(t, clk, time.Minute, newNode("n1", "amd64"))
+	r.opts.Mode, r.dsGroups, r.dsTargets = ModeNode, nil, nil
+	pod := NodePod(NodeModeSpec{Namespace: "ns", RunID: "t1", HelperImage: helperRef, Node: "n1", Socket: DefaultSocket})
+	r.nodePods[pod.Name] = &nodeWork{pod: pod.Name, node: "n1", images: []int{0, 1, 2}, results: map[int]nodeResult{}}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "The node had condition: [DiskPressure]. "}
+	_ = r.pods.Add(pod)
+	r.recompute()
+	if cells := cellsOf(r, "n1"); !allCells(cells, func(c ImageResult) bool { return c.Status == StatusFailed && c.Reason == ReasonEvicted }) {
+		t.Errorf("node pod evicted: %+v, want given up at once", cells)
+	}
+}

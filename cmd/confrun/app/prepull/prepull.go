@@ -94,11 +94,12 @@ and what to do: the scheduler's verdict (Unschedulable: insufficient memory,
 too many pods, ...), a taint the pods do not tolerate (the DaemonSet
 controller then creates no pod there), the node not Ready or unreachable, the
 DaemonSet controller failing to create the pod (a quota, an admission policy),
-the kubelet rejecting it. When the same reason has held for
---unschedulable-timeout, that node's images are given up (reported failed, or
-node-not-ready, with the reason) and the run goes on without waiting for
---timeout; with --unschedulable-timeout 0 they wait for --timeout and are then
-reported as timed out with the reason.
+the kubelet rejecting it, or evicting it (the node low on disk, memory or
+PIDs): one line per node and reason, however many pods it holds up. When the
+same reason has held for --unschedulable-timeout, that node's images are given
+up (reported failed, or node-not-ready, with the reason) and the run goes on
+without waiting for --timeout; with --unschedulable-timeout 0 they wait for
+--timeout and are then reported as timed out with the reason.
 
 Exit status: 0 when every image is on every selected node and verified, 3 when
 all are there but some could not be verified, 1 otherwise, 2 for bad input.`,
