@@ -579,7 +579,11 @@ func (r *run) applyBlocks(blocks []*block, moved map[string]bool) {
 		if b.check {
 			continue
 		}
-		if grace := r.opts.UnschedulableTimeout; b.final || !b.hint && grace >= 0 {
+		switch grace := r.opts.UnschedulableTimeout; {
+		case r.givenUp != nil:
+			// The pulls are over: only what was given up then stays so.
+			b.GaveUp = r.givenUpBlocks[b.id] == b.Reason+"|"+b.Fix
+		case b.final || !b.hint && grace >= 0:
 			giveUp := b.Since.Add(grace)
 			if b.final || !now.Before(giveUp) {
 				b.GaveUp = true
@@ -589,7 +593,9 @@ func (r *run) applyBlocks(blocks []*block, moved map[string]bool) {
 		}
 		for _, i := range b.images {
 			c := r.cells[b.node][i]
-			if c.Done() {
+			if _, kept := r.givenUp[c]; c.Done() || kept && !b.GaveUp {
+				// (A give-up kept from the pulls stands, whatever holds
+				// the pod up now.)
 				continue
 			}
 			b.Images++

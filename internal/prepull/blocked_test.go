@@ -735,3 +735,50 @@ func TestEvictedPodNamesTheResource(t *testing.T) {
 		t.Errorf("node pod evicted: %+v, want given up at once", cells)
 	}
 }
+
+// TestNoGiveUpAfterThePulls: a node held up a minute before --timeout is
+// reported timed out with the reason, and stays so while the verification
+// runs past its unschedulable timeout; one given up before --timeout
+// stays given up.
+func TestNoGiveUpAfterThePulls(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := &clock{now: t0}
+	r := trackedRun(t, clk, 2*time.Minute, newNode("n1", "amd64"), newNode("n2", "amd64"))
+	r.opts.Timeout = 30 * time.Minute
+	unschedulable := func(node string) {
+		pod := daemonPod(labDaemonSet(r), node)
+		pod.Status = pendingUnschedulable(insufficientMemory)
+		_ = r.pods.Add(pod)
+	}
+	unschedulable("n2")
+	r.recompute()
+	clk.now = t0.Add(29 * time.Minute)
+	unschedulable("n1")
+	r.recompute()
+	clk.now = t0.Add(30 * time.Minute)
+	r.endPulls(context.Background(), true)
+	timedOut := func(c ImageResult) bool { return c.Status == StatusTimeout && c.Reason == ReasonUnschedulable }
+	givenUp := func(c ImageResult) bool { return c.Status == StatusFailed && c.Reason == ReasonUnschedulable }
+	if cells := cellsOf(r, "n1"); !allCells(cells, timedOut) {
+		t.Fatalf("n1 at --timeout: %+v, want timeout, named", cells)
+	}
+	// The verification runs on past n1's unschedulable timeout.
+	clk.now = t0.Add(32 * time.Minute)
+	r.recompute()
+	r.finish()
+	if cells := cellsOf(r, "n1"); !allCells(cells, timedOut) || !r.nextGiveUp.IsZero() {
+		t.Errorf("n1 during the verification: %+v (next give-up %v), want still timeout", cells, r.nextGiveUp)
+	}
+	if b := r.nodeBlocks("n1"); len(b) != 1 || b[0].GaveUp {
+		t.Errorf("n1 blocks %+v, want not given up", b)
+	}
+	if cells := cellsOf(r, "n2"); !allCells(cells, givenUp) {
+		t.Errorf("n2, given up before --timeout: %+v", cells)
+	}
+	if b := r.nodeBlocks("n2"); len(b) != 1 || !b[0].GaveUp {
+		t.Errorf("n2 blocks %+v, want given up", b)
+	}
+	if s := r.report.Summary; s.Timeout != 3 || s.Failed != 3 {
+		t.Errorf("summary %+v, want n1's 3 images timed out, n2's failed", s)
+	}
+}

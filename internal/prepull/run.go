@@ -194,6 +194,8 @@ type run struct {
 	// pod that starts during the verification does not reopen them
 	// (unless it brings the image).
 	givenUp map[*ImageResult]ImageResult
+	// givenUpBlocks are the blocks given up then (id -> Reason|Fix).
+	givenUpBlocks map[string]string
 	// daemonSets are the DaemonSets as read at --timeout, by name.
 	daemonSets map[string]*appsv1.DaemonSet
 	// nodePods are the node-mode and CRI-check pods, by pod name.
@@ -486,6 +488,7 @@ func (r *run) pullAndVerify(ctx, runCtx context.Context) error {
 			return err
 		}
 	}
+	timedOut := false
 	if len(todo) > 0 {
 		if err := r.createWorkload(ctx, todo); err != nil {
 			return err
@@ -496,13 +499,9 @@ func (r *run) pullAndVerify(ctx, runCtx context.Context) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("prepull interrupted: %w", ctx.Err())
 		}
-		if err != nil {
-			r.pullsTimedOut = true
-			r.readDaemonSets(ctx)
-			r.recompute()
-		}
+		timedOut = err != nil
 	}
-	r.keepGivenUp()
+	r.endPulls(ctx, timedOut)
 	pullsDone := r.opts.Now().UTC()
 	r.report.Stats.PullsDone = &pullsDone
 	if err := r.verify(ctx); err != nil {
@@ -549,11 +548,33 @@ func countAll(m map[string][]int) int {
 	return n
 }
 
-// keepGivenUp makes the give-ups so far final: the pulls are over.
+// endPulls closes the pulls; timedOut: --timeout passed, what is still
+// pending is reported so (a node that never got its pod is named from
+// its DaemonSet's status).
+func (r *run) endPulls(ctx context.Context, timedOut bool) {
+	// From here on no new give-ups: a node held up a minute before
+	// --timeout is reported timed out, not given up during the
+	// verification.
+	r.keepGivenUp()
+	if timedOut {
+		r.pullsTimedOut = true
+		r.readDaemonSets(ctx)
+		r.recompute()
+	}
+}
+
+// keepGivenUp makes the give-ups so far final, and the only ones: the
+// pulls are over.
 func (r *run) keepGivenUp() {
 	r.givenUp = map[*ImageResult]ImageResult{}
 	for c := range r.gaveUp {
 		r.givenUp[c] = *c
+	}
+	r.givenUpBlocks = map[string]string{}
+	for _, b := range r.blocks {
+		if b.GaveUp {
+			r.givenUpBlocks[b.id] = b.Reason + "|" + b.Fix
+		}
 	}
 }
 
