@@ -95,7 +95,7 @@ too many pods, ...), a taint the pods do not tolerate (the DaemonSet
 controller then creates no pod there), the node not Ready or unreachable, the
 DaemonSet controller failing to create the pod (a quota, an admission policy),
 the kubelet rejecting it, or evicting it (the node low on disk, memory or
-PIDs): one line per node and reason, however many pods it holds up. When the
+PIDs), each named once per node, however many pods it holds up. When the
 same reason has held for --unschedulable-timeout, that node's images are given
 up (reported failed, or node-not-ready, with the reason) and the run goes on
 without waiting for --timeout; with --unschedulable-timeout 0 they wait for
