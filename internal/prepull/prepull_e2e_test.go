@@ -73,6 +73,9 @@ type e2e struct {
 	sockets map[string]string
 	dir     string
 	arch    string
+	// nodes are the lab's nodes of arch, the ones a map for arch reaches
+	// (a lab started with LAB_MIPS=1 also has lab-mips-1).
+	nodes []string
 }
 
 func setup(t *testing.T) *e2e {
@@ -94,6 +97,15 @@ func setup(t *testing.T) *e2e {
 		t.Fatal(err)
 	}
 	e.arch = NodeArch(node)
+	for _, n := range lab.Nodes {
+		nd, err := client.CoreV1().Nodes().Get(context.Background(), n, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if NodeArch(nd) == e.arch {
+			e.nodes = append(e.nodes, n)
+		}
+	}
 	return e
 }
 
@@ -226,7 +238,7 @@ func TestPodModeLab(t *testing.T) {
 	if _, err := ReadReport(filepath.Join(e.dir, ReportFile)); err != nil {
 		t.Errorf("report beside the map: %v", err)
 	}
-	for _, node := range e.lab.Nodes {
+	for _, node := range e.nodes {
 		for _, target := range []string{agn, bb} {
 			c := cellOf(t, &rep, node, target)
 			if c.Status != StatusPulled || c.Verified != VerifiedNodeStatus || c.SizeBytes == 0 {
@@ -256,7 +268,7 @@ func TestPodModeLab(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, node := range e.lab.Nodes {
+	for _, node := range e.nodes {
 		for _, target := range []string{agn, bb} {
 			if c := cellOf(t, &rep, node, target); c.Status != StatusPresent || c.Verified == "" {
 				t.Errorf("second run, %s on %s: %+v, want present", target, node, c)
@@ -303,7 +315,7 @@ func TestNodeModeLab(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	for _, node := range e.lab.Nodes {
+	for _, node := range e.nodes {
 		have := e.ctrImages(node)
 		// The upstream name is the target's image (an index the runtime
 		// resolves to its platform, or that platform's manifest).
@@ -477,15 +489,15 @@ func (e *e2e) setTaint(ctx context.Context, node string, taint corev1.Taint, rem
 // and the other node completes. The taint goes in t.Cleanup.
 func TestTaintedDuringRunLab(t *testing.T) {
 	e := setup(t)
-	if len(e.lab.Nodes) < 2 {
-		t.Skipf("needs two nodes, the lab has %v", e.lab.Nodes)
+	if len(e.nodes) < 2 {
+		t.Skipf("needs two %s nodes, the lab has %v", e.arch, e.nodes)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	sfx := suffix()
 	bb, bbUp := e.copyImage("busybox", "busybox-"+sfx)
 	defer e.ctrRemove(bb)
-	tainted, other := e.lab.Nodes[1], e.lab.Nodes[0]
+	tainted, other := e.nodes[1], e.nodes[0]
 	taint := corev1.Taint{Key: "confrun.dev/e2e-" + sfx, Value: "x", Effect: corev1.TaintEffectNoSchedule}
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
