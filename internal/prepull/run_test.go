@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -284,7 +285,12 @@ func (c *cluster) pullDaemonPod(ctx context.Context, ds *appsv1.DaemonSet, nodeN
 		c.t.Error(err)
 		return false
 	}
-	// The kubelet reports its image list later, with the node status.
+	// The kubelet reports its image list later, with the node status: the
+	// largest NodeStatusMaxImages images.
+	sort.SliceStable(node.Status.Images, func(i, j int) bool { return node.Status.Images[i].SizeBytes > node.Status.Images[j].SizeBytes })
+	if len(node.Status.Images) > NodeStatusMaxImages {
+		node.Status.Images = node.Status.Images[:NodeStatusMaxImages]
+	}
 	c.waitWatch("nodes")
 	if _, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
 		c.t.Error(err)
@@ -758,5 +764,38 @@ func TestNodeModeKeepsTheLogsReasonOverTheShortResults(t *testing.T) {
 		if got.Status != StatusFailed || got.Message != notFound {
 			t.Errorf("missing image on %s = %+v, want failed with the registry's message %q", n, got, notFound)
 		}
+	}
+}
+
+// TestPodModeVerifiesPastTheNodeStatusLimit: on a node whose status lists
+// the kubelet's maximum of images, all larger than the pulled ones, the
+// pulled images can never be listed; the kubelet's pulls for the run's pods
+// verify them instead of leaving them unverified (exit 3).
+func TestPodModeVerifiesPastTheNodeStatusLimit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	big := func(n *corev1.Node) {
+		for i := range NodeStatusMaxImages {
+			n.Status.Images = append(n.Status.Images, corev1.ContainerImage{Names: []string{fmt.Sprintf("docker.io/library/big%d:1", i)}, SizeBytes: 1 << 30})
+		}
+	}
+	c := newCluster(t, newNode("n1", "amd64", big), newNode("n2", "amd64"))
+	c.kubeletForDaemonSets(ctx, DefaultNamespace)
+	opts := c.options(ModePod)
+	opts.VerifyTimeout = 2 * time.Second
+	rep, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range lab {
+		if got := cellOf(t, rep, "n1", im.Target); got.Status != StatusPulled || got.Verified != VerifiedPod {
+			t.Errorf("%s on the full node = %+v, want pulled, verified by the pod", im.Target, got)
+		}
+		if got := cellOf(t, rep, "n2", im.Target); got.Verified != VerifiedNodeStatus {
+			t.Errorf("%s on n2 = %+v, want verified by node status", im.Target, got)
+		}
+	}
+	if rep.Summary.Unverified != 0 || rep.ExitCode() != cliutil.ExitOK {
+		t.Errorf("summary %+v, exit %d", rep.Summary, rep.ExitCode())
 	}
 }
