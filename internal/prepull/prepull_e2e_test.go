@@ -239,10 +239,18 @@ func TestPodModeLab(t *testing.T) {
 		t.Errorf("report beside the map: %v", err)
 	}
 	for _, node := range e.nodes {
+		// A node whose runtime holds more images than the kubelet lists
+		// (a lab used for a while) verifies by the pods instead.
+		want := VerifiedNodeStatus
+		if nd, err := e.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		} else if len(nd.Status.Images) >= NodeStatusMaxImages {
+			want = VerifiedPod
+		}
 		for _, target := range []string{agn, bb} {
 			c := cellOf(t, &rep, node, target)
-			if c.Status != StatusPulled || c.Verified != VerifiedNodeStatus || c.SizeBytes == 0 {
-				t.Errorf("%s on %s: %+v, want pulled, verified by the node's status", target, node, c)
+			if c.Status != StatusPulled || c.Verified != want && c.Verified != VerifiedNodeStatus || c.SizeBytes == 0 {
+				t.Errorf("%s on %s: %+v, want pulled, verified by %s", target, node, c, want)
 			}
 		}
 		c := cellOf(t, &rep, node, missingRef)

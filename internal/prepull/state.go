@@ -290,20 +290,13 @@ func applyNodePull(r *ImageResult, res nodepull.Result, at time.Time) {
 type nodeImages struct {
 	sizes     map[string]int64
 	truncated bool
-	// smallest is the size of the smallest image listed: on a truncated
-	// list (the kubelet lists the largest images), a smaller one is never
-	// listed.
-	smallest int64
 }
 
 func indexNodeImages(n *corev1.Node) nodeImages {
 	ni := nodeImages{sizes: map[string]int64{}, truncated: len(n.Status.Images) >= NodeStatusMaxImages}
-	for i, im := range n.Status.Images {
+	for _, im := range n.Status.Images {
 		for _, name := range im.Names {
 			ni.sizes[normalize(name)] = im.SizeBytes
-		}
-		if i == 0 || im.SizeBytes < ni.smallest {
-			ni.smallest = im.SizeBytes
 		}
 	}
 	return ni

@@ -320,11 +320,10 @@ func (r *run) applyVerification() {
 					if c.SizeBytes == 0 {
 						c.SizeBytes = size
 					}
-				} else if ni.truncated && (r.verifyExpired || c.SizeBytes > 0 && c.SizeBytes < ni.smallest) {
-					// The kubelet lists only the largest images: one that
-					// is not among them (or smaller than all of them, so
-					// never will be) has the kubelet's pull for this run's
-					// pod as its evidence, as with --verify pods.
+				} else if ni.truncated {
+					// The kubelet lists only the largest images, so this
+					// one may never be listed: the kubelet's pull for this
+					// run's pod is the evidence, as with --verify pods.
 					c.Verified = VerifiedPod
 				}
 			}

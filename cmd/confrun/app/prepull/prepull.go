@@ -82,8 +82,9 @@ Tracking uses watches (nodes, pods, the kubelet's events), not polling: a live
 view of nodes x images on a terminal, plain lines otherwise. After the pulls,
 each image is verified on each node, independently of the pods: from the
 node's status.images (--verify node-status, the default in pod mode; the
-kubelet lists only the 50 largest images: an image not among them is
-verified by the kubelet's pull for this run's pod, as with --verify pods),
+kubelet lists only the 50 largest images: on a node with that many, an
+image not among them is verified by the kubelet's pull for this run's pod,
+as with --verify pods),
 with the runtime's CRI ImageStatus through a short privileged pod
 per node (--verify cri, the default in node mode), or from the pods alone
 (--verify pods). Images already on a node are skipped, so running it again is
