@@ -27,7 +27,8 @@ import (
 	"github.com/confrun/confrun/internal/arch"
 )
 
-func writeTarball(t *testing.T, path string, files map[string]string) {
+// tarGz returns a gzip-compressed tar of files.
+func tarGz[B string | []byte](t *testing.T, files map[string]B) *bytes.Buffer {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
@@ -40,9 +41,18 @@ func writeTarball(t *testing.T, path string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
-	tw.Close()
-	gz.Close()
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+func writeTarball(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	if err := os.WriteFile(path, tarGz(t, files).Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -249,18 +259,7 @@ func TestPreflight(t *testing.T) {
 // holding the results tarball(s).
 func splatStream(t *testing.T, files map[string][]byte) *bytes.Buffer {
 	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for name, body := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(body)
-	}
-	tw.Close()
-	gz.Close()
-	return &buf
+	return tarGz(t, files)
 }
 
 func TestSaveTarballFromSplatStream(t *testing.T) {
