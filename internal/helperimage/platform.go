@@ -3,16 +3,14 @@ package helperimage
 import (
 	"context"
 	"fmt"
-	"net"
-	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/confrun/confrun/internal/arch"
+	"github.com/confrun/confrun/internal/imagemap/registry"
 )
 
 // Pinned is a helper image resolved for the architectures of a cluster.
@@ -54,7 +52,7 @@ func Pin(ctx context.Context, ref string, arches []arch.Arch, insecure []string,
 	if err != nil {
 		return p, fmt.Errorf("parsing the helper image reference %q: %w", ref, err)
 	}
-	if listed(insecure, r.Context().RegistryStr()) {
+	if registry.Listed(insecure, r.Context().RegistryStr()) {
 		if r, err = name.ParseReference(ref, name.Insecure); err != nil {
 			return p, fmt.Errorf("parsing the helper image reference %q: %w", ref, err)
 		}
@@ -89,55 +87,14 @@ func Pin(ctx context.Context, ref string, arches []arch.Arch, insecure []string,
 		return p, fmt.Errorf("reading the helper image index %s: %w", ref, err)
 	}
 	p.Index = true
-	var held []string
-	for _, m := range im.Manifests {
-		if m.Platform != nil && m.Platform.OS != "unknown" {
-			held = append(held, platformOf(*m.Platform))
-		}
-	}
-	sort.Strings(held)
-	p.Platforms = held
+	_, p.Platforms = registry.Pick(im, arch.Arch{}) // what it holds: no image is for the zero arch
 	for _, a := range arches {
-		d, ok := childFor(im, a)
-		if !ok {
+		child, _ := registry.Pick(im, a)
+		if child == nil {
 			return p, fmt.Errorf("the helper image %s holds %s, not %s: build one for the cluster's architectures with --helper-registry (it takes confrun-linux-<arch> binaries from --helper-binaries or builds them)",
-				ref, strings.Join(held, ", "), a.Platform())
+				ref, strings.Join(p.Platforms, ", "), a.Platform())
 		}
-		p.ByArch[a.Platform()] = r.Context().Digest(d.String()).String()
+		p.ByArch[a.Platform()] = r.Context().Digest(child.Digest.String()).String()
 	}
 	return p, nil
-}
-
-func childFor(im *v1.IndexManifest, a arch.Arch) (v1.Hash, bool) {
-	for _, m := range im.Manifests {
-		if m.Platform == nil || m.Platform.OS != "linux" || m.Platform.Architecture != a.GOARCH {
-			continue
-		}
-		if a.Variant == "" || m.Platform.Variant == "" || m.Platform.Variant == a.Variant {
-			return m.Digest, true
-		}
-	}
-	return v1.Hash{}, false
-}
-
-func platformOf(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// listed reports whether host (host:port) or its host part is in hosts.
-func listed(hosts []string, host string) bool {
-	bare, _, err := net.SplitHostPort(host)
-	if err != nil {
-		bare = host
-	}
-	for _, h := range hosts {
-		if h == host || h == bare {
-			return true
-		}
-	}
-	return false
 }

@@ -107,12 +107,16 @@ func New(o Options) (*Client, error) {
 func (c *Client) Timeout() time.Duration { return c.opts.Timeout }
 
 // insecure reports whether host (host or host:port) was listed.
-func (c *Client) insecure(host string) bool {
+func (c *Client) insecure(host string) bool { return Listed(c.opts.Insecure, host) }
+
+// Listed reports whether registry host (host or host:port) is in hosts,
+// by itself or by its host part.
+func Listed(hosts []string, host string) bool {
 	bare := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		bare = h
 	}
-	for _, h := range c.opts.Insecure {
+	for _, h := range hosts {
 		if h == host || h == bare {
 			return true
 		}

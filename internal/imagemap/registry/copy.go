@@ -58,7 +58,7 @@ func (c *Client) Copy(ctx context.Context, src, dst string, a arch.Arch, allPlat
 		if err != nil {
 			return out, fmt.Errorf("reading index %s: %w", src, err)
 		}
-		child, all := pick(im, a)
+		child, all := Pick(im, a)
 		if allPlatforms {
 			what, out.Digest, out.Platforms = idx, desc.Digest.String(), all
 			break

@@ -77,7 +77,7 @@ func (c *Client) Inspect(ctx context.Context, ref string, a arch.Arch) Result {
 			res.Status, res.Detail = StatusUnreachable, "the registry returned an index that does not parse: "+err.Error()
 			return res
 		}
-		child, platforms := pick(im, a)
+		child, platforms := Pick(im, a)
 		res.Platforms = platforms
 		if child != nil {
 			res.ArchDigest = child.Digest.String()
@@ -125,9 +125,9 @@ func platformString(p v1.Platform) string {
 	return s
 }
 
-// pick returns the index's image for linux/a (nil if none) and the
+// Pick returns the index's image for linux/a (nil if none) and the
 // platforms the index holds, sorted; attestation entries are left out.
-func pick(im *v1.IndexManifest, a arch.Arch) (*v1.Descriptor, []string) {
+func Pick(im *v1.IndexManifest, a arch.Arch) (*v1.Descriptor, []string) {
 	var child *v1.Descriptor
 	var platforms []string
 	for i, m := range im.Manifests {

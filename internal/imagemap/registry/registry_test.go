@@ -239,3 +239,9 @@ func TestInsecureMeansAnyCertificateToo(t *testing.T) {
 		t.Errorf("self-signed registry listed as insecure: %+v", r)
 	}
 }
+
+func TestListed(t *testing.T) {
+	if !Listed([]string{"reg.example"}, "reg.example:5000") || !Listed([]string{"reg.example:5000"}, "reg.example:5000") || Listed([]string{"other:5000"}, "reg.example:5000") {
+		t.Error("Listed does not match host or host:port")
+	}
+}
