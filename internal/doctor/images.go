@@ -73,25 +73,25 @@ func (m *mappedImages) need(n *corev1.Node) (uint64, string) {
 		r, err := imagemap.ParseRef(it.Target)
 		return err == nil && (names[r.Path()+"@"+it.ArchDigest] || names[r.Path()+"@"+it.Digest])
 	}
-	had := map[string]bool{}
+	had := map[string]bool{} // blobs on the node, or counted already
+	var missing []verify.Item
 	ok, there := 0, 0
 	for _, it := range m.report.Items {
-		if it.Status != registry.StatusOK {
+		switch {
+		case it.Status != registry.StatusOK:
 			continue
-		}
-		ok++
-		if onNode(it) {
+		case onNode(it):
 			there++
 			for _, b := range it.Blobs {
 				had[b.Digest] = true
 			}
+		default:
+			missing = append(missing, it)
 		}
+		ok++
 	}
 	stored := uint64(0)
-	for _, it := range m.report.Items {
-		if it.Status != registry.StatusOK || onNode(it) {
-			continue
-		}
+	for _, it := range missing {
 		for _, b := range it.Blobs {
 			if !had[b.Digest] {
 				had[b.Digest] = true

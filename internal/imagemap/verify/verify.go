@@ -21,10 +21,8 @@ type Item struct {
 	Upstream string `json:"upstream"`
 	Target   string `json:"target"`
 	registry.Result
-	// Size is the stored (compressed) size of the image for the
-	// architecture: config and layers. Set with Options.Sizes.
-	Size int64 `json:"size,omitempty"`
-	// Blobs are the config and layers behind Size.
+	// Blobs are the config and layers of the image for the architecture,
+	// with their stored (compressed) sizes. Set with Options.Sizes.
 	Blobs []registry.Blob `json:"-"`
 }
 
@@ -36,9 +34,6 @@ type Report struct {
 	Counts map[registry.Status]int `json:"counts"`
 	// NotPulled counts the entries not meant to be pulled, not checked.
 	NotPulled int `json:"notPulled"`
-	// Bytes is the stored size of the ok images with Options.Sizes, each
-	// blob counted once (images share base layers).
-	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // OK reports whether every checked image is ok.
@@ -63,8 +58,8 @@ type Options struct {
 	// finish, from Run's goroutine; done counts finished checks.
 	OnResult func(done, total int, it Item)
 	// Sizes also reads the manifest of each ok image for its
-	// architecture (one more request for an index), for Item.Size and
-	// Report.Bytes. An image whose manifest cannot be read is then
+	// architecture (one more request for an index), for Item.Blobs. An
+	// image whose manifest cannot be read is then
 	// reported with the status that read gives.
 	Sizes bool
 }
@@ -95,9 +90,6 @@ func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a ar
 				return it
 			}
 			it.Blobs = blobs
-			for _, b := range blobs {
-				it.Size += b.Size
-			}
 		}
 		return it
 	}, func(done int, it Item) {
@@ -107,15 +99,6 @@ func Run(ctx context.Context, c *registry.Client, entries []imagemap.Entry, a ar
 			o.OnResult(done, len(todo), it)
 		}
 	})
-	seen := map[string]bool{}
-	for _, it := range rep.Items {
-		for _, b := range it.Blobs {
-			if it.Status == registry.StatusOK && !seen[b.Digest] {
-				seen[b.Digest] = true
-				rep.Bytes += b.Size
-			}
-		}
-	}
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("verification interrupted after %d of %d images: %w", n, len(todo), err)
 	}
