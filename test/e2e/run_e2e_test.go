@@ -18,8 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/coverage"
 	"github.com/confrun/confrun/internal/labtest"
 	"github.com/confrun/confrun/internal/prepull"
@@ -133,11 +133,7 @@ func cordonOtherArches(t *testing.T, ctx context.Context, cs kubernetes.Interfac
 
 func labClient(t *testing.T, lab *labtest.Lab) kubernetes.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", lab.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, _, err := (&cliutil.KubeFlags{Kubeconfig: lab.Kubeconfig}).Clientset()
 	if err != nil {
 		t.Fatal(err)
 	}

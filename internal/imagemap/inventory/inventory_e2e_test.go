@@ -21,9 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/confrun/confrun/internal/cliutil"
 	"github.com/confrun/confrun/internal/labtest"
 	"github.com/confrun/confrun/internal/release"
 )
@@ -94,11 +93,7 @@ func TestFromClusterLab(t *testing.T) {
 		// e2e.test where the conformance image has it is enough.
 		image = pushE2ETestImage(t, lab)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", lab.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, _, err := (&cliutil.KubeFlags{Kubeconfig: lab.Kubeconfig}).Clientset()
 	if err != nil {
 		t.Fatal(err)
 	}
