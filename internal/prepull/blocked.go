@@ -181,14 +181,6 @@ func untoleratedTaint(n *corev1.Node, tolerations []corev1.Toleration) *corev1.T
 	return nil
 }
 
-func taintString(t *corev1.Taint) string {
-	s := t.Key
-	if t.Value != "" {
-		s += "=" + t.Value
-	}
-	return s + ":" + string(t.Effect)
-}
-
 // taintFix tells how to get past a taint.
 func taintFix(node string, t *corev1.Taint) string {
 	if strings.HasPrefix(t.Key, "node.kubernetes.io/") {
@@ -196,7 +188,7 @@ func taintFix(node string, t *corev1.Taint) string {
 		return fmt.Sprintf("the node lifecycle controller keeps this taint while the node's condition holds: fix the condition (`kubectl describe node %s`), or pass --include-tainted, or leave the node out with --nodes", node)
 	}
 	return fmt.Sprintf("remove the taint (kubectl taint nodes %s %s-) or pass --include-tainted (the pods then tolerate every taint), or leave the node out with --nodes",
-		node, taintString(t))
+		node, t.ToString())
 }
 
 // nodeProblem says why a node cannot run pods now ("" when it can).
@@ -301,7 +293,7 @@ func (r *run) unschedulable(pod *corev1.Pod, node string, cond *corev1.PodCondit
 			if n != nil {
 				if t := untoleratedTaint(n, pod.Spec.Tolerations); t != nil {
 					b.Reason = ReasonUntoleratedTaint
-					b.Message = fmt.Sprintf("the scheduler cannot place pod %s on %s: the node has taint %s, which the pod does not tolerate", pod.Name, node, taintString(t))
+					b.Message = fmt.Sprintf("the scheduler cannot place pod %s on %s: the node has taint %s, which the pod does not tolerate", pod.Name, node, t.ToString())
 					b.Fix = taintFix(node, t)
 					return b
 				}
@@ -341,7 +333,7 @@ func (r *run) podModeBlock(node, group string, pod *corev1.Pod, ev *podEvidence)
 		}
 		if t := untoleratedTaint(n, tolerations); t != nil {
 			return &Blocked{Reason: ReasonUntoleratedTaint, Fix: taintFix(node, t),
-				Message: fmt.Sprintf("node %s has taint %s, which the prepull pods do not tolerate: the DaemonSet controller creates no pod there", node, taintString(t))}
+				Message: fmt.Sprintf("node %s has taint %s, which the prepull pods do not tolerate: the DaemonSet controller creates no pod there", node, t.ToString())}
 		}
 		if e := ev.failedCreate[ds]; e != nil {
 			return &Blocked{Reason: ReasonFailedCreate,

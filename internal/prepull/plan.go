@@ -201,11 +201,7 @@ func blockingTaint(n *corev1.Node) string {
 		case corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeUnschedulable:
 			continue
 		}
-		s := t.Key
-		if t.Value != "" {
-			s += "=" + t.Value
-		}
-		return s + ":" + string(t.Effect)
+		return t.ToString()
 	}
 	return ""
 }
