@@ -520,10 +520,7 @@ func podState(p *corev1.Pod) string {
 		return "pod state unknown"
 	}
 	s := "phase " + string(p.Status.Phase)
-	if cs := containerStatus(p, container); cs != nil || len(p.Status.ContainerStatuses) == 1 {
-		if cs == nil {
-			cs = &p.Status.ContainerStatuses[0]
-		}
+	if cs := containerStatus(p, container); cs != nil {
 		switch {
 		case cs.State.Waiting != nil:
 			s += fmt.Sprintf(", container waiting: %s %s", cs.State.Waiting.Reason, cs.State.Waiting.Message)

@@ -168,7 +168,7 @@ func TestParseReport(t *testing.T) {
 		t.Fatalf("report %+v, %v", r, err)
 	}
 	pod := &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}}}
+		Name: container, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error"}}}}}}
 	_, err = parseReport([]byte("exec /confrun: exec format error"), pod)
 	if err == nil || !strings.Contains(err.Error(), "exec format error") || !strings.Contains(err.Error(), "exited 2") {
 		t.Errorf("garbage log: %v", err)
